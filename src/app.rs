@@ -1,0 +1,148 @@
+//! The application: builds every piece from the configuration, merges the routers, starts the
+//! background jobs, and serves on a listener it is handed (so tests bind port 0).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Router, middleware};
+use tokio::net::TcpListener;
+
+use crate::auth::Auth;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::http::Edge;
+use crate::http::error::render_for_path;
+use crate::store::{self, StorageUrl, Store};
+use crate::{api, http, web};
+
+/// A built application, ready to serve.
+pub struct App {
+    router: Router,
+    store: Arc<dyn Store>,
+    auth: Auth,
+}
+
+impl App {
+    /// Builds the application: creates the data directory, opens the store (running schema
+    /// upgrades or migrations), and wires the routers.
+    pub async fn build(config: &Config, clock: Clock) -> Result<Self> {
+        tokio::fs::create_dir_all(&config.data_dir)
+            .await
+            .map_err(|e| {
+                Error::internal(format!(
+                    "cannot create the data directory {}: {e}",
+                    config.data_dir.display()
+                ))
+            })?;
+        let url = storage_url(config)?;
+        let store = store::open(&url, clock.clone()).await?;
+        let auth = Auth::new(store.clone(), clock, &config.auth)?;
+        let edge = Edge::from_config(config);
+
+        let web = web::router(web::WebState {
+            auth: auth.clone(),
+            edge: edge.clone(),
+            registration: config.auth.registration,
+        });
+        let api = api::router(api::ApiState {
+            auth: auth.clone(),
+            edge: edge.clone(),
+        });
+        let health = Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(ready))
+            .with_state(store.clone());
+        let router = Router::new()
+            .route("/assets/{file}", get(http::assets::serve_asset))
+            .merge(health)
+            .merge(api)
+            .merge(web)
+            .fallback(not_found)
+            .layer(middleware::from_fn_with_state(
+                edge.clone(),
+                http::middleware::origin_check,
+            ));
+        let router = http::middleware::apply(
+            router,
+            &edge,
+            Duration::from_secs(config.http.request_timeout_secs),
+        );
+        Ok(Self {
+            router,
+            store,
+            auth,
+        })
+    }
+
+    /// The store, for tests and commands.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let janitor = tokio::spawn(janitor(self.auth.clone()));
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        janitor.abort();
+        result
+    }
+}
+
+/// The storage URL in effect: `storage.url`, or the redb file in the data directory.
+pub fn storage_url(config: &Config) -> Result<StorageUrl> {
+    if config.storage.url.trim().is_empty() {
+        Ok(StorageUrl::default_for(&config.data_dir))
+    } else {
+        StorageUrl::parse(&config.storage.url)
+    }
+}
+
+/// Removes expired sessions and forgets idle rate-limit keys, every ten minutes.
+async fn janitor(auth: Auth) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        auth.limiter().retain_recent();
+        let now = auth.clock().now();
+        match auth.store().delete_expired_sessions(now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "removed expired sessions"),
+            Err(e) => tracing::warn!(error = %e, "session clean-up failed"),
+        }
+    }
+}
+
+async fn ready(State(store): State<Arc<dyn Store>>) -> Response {
+    match store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
+        }
+    }
+}
+
+/// 404 for unknown paths, in the face the path belongs to.
+async fn not_found(request: Request) -> Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok());
+    render_for_path(request.uri().path(), id, Error::NotFound)
+}

@@ -1,0 +1,130 @@
+//! Login, session lookup with idle and absolute expiry, and logout.
+
+use super::Auth;
+use crate::domain::{NewAuditEvent, Session, SessionId, SessionToken, User};
+use crate::error::{Error, Result};
+
+/// Where a request came from, for sessions, limits and audit events.
+#[derive(Clone, Debug)]
+pub struct ClientInfo {
+    /// Client address.
+    pub ip: String,
+    /// Browser, if it said.
+    pub user_agent: Option<String>,
+}
+
+/// A request's logged-in user and the session that proves it.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    /// The user, as stored now (not as at login).
+    pub user: User,
+    /// The session.
+    pub session: Session,
+}
+
+/// How stale `last_seen_at` may get before a request writes it again.
+const TOUCH_EVERY: time::Duration = time::Duration::minutes(1);
+
+impl Auth {
+    /// Checks credentials (limited per address and account) and starts a session.
+    /// Unknown email, wrong password and disabled account all answer `BadCredentials`.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<(User, SessionToken)> {
+        let key = email.trim().to_lowercase();
+        self.limiter.check(&client.ip, &key)?;
+        let user = match key.len() <= crate::domain::Email::MAX_LEN {
+            true => self.store.find_user_by_email(&key).await?,
+            false => None,
+        };
+        let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        let password_ok = password.len() <= crate::domain::Password::MAX_BYTES
+            && self.hasher.verify(hash, password).await?;
+        match user {
+            Some(user) if password_ok && !user.disabled => {
+                let token = self.start_session(&user, client).await?;
+                Ok((user, token))
+            }
+            user => {
+                let detail = match &user {
+                    Some(u) if u.disabled && password_ok => "account disabled",
+                    Some(_) => "wrong password",
+                    None => "unknown email",
+                };
+                let event = NewAuditEvent::new(user.as_ref().map(|u| u.id), "login.failed")
+                    .target(format!("email:{key}"))
+                    .ip(Some(client.ip.clone()))
+                    .detail(detail);
+                self.store.create_audit_event(event).await?;
+                Err(Error::BadCredentials)
+            }
+        }
+    }
+
+    /// Starts a session for `user` and returns the token for the cookie.
+    pub(super) async fn start_session(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+    ) -> Result<SessionToken> {
+        let token = SessionToken::generate()?;
+        let now = self.clock.now();
+        let session = Session {
+            id: SessionId::new(),
+            token_hash: token.hash(),
+            user_id: user.id,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + self.absolute,
+            ip: Some(client.ip.clone()),
+            user_agent: client
+                .user_agent
+                .as_ref()
+                .map(|ua| ua.chars().take(200).collect()),
+        };
+        self.store.create_session(session).await?;
+        Ok(token)
+    }
+
+    /// The user behind a session token, if the session is live and the user enabled.
+    /// An expired session is removed on sight.
+    pub async fn authenticate(&self, token: &SessionToken) -> Result<Option<Authenticated>> {
+        let Some(session) = self.store.find_session(token.hash()).await? else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        if !session.is_live(now, self.idle) {
+            match self.store.delete_session(session.user_id, session.id).await {
+                Ok(()) | Err(Error::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+            return Ok(None);
+        }
+        let user = match self.store.get_user(session.user_id).await {
+            Ok(user) => user,
+            Err(Error::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if user.disabled {
+            return Ok(None);
+        }
+        if now - session.last_seen_at >= TOUCH_EVERY {
+            self.store.touch_session(session.token_hash, now).await?;
+        }
+        Ok(Some(Authenticated { user, session }))
+    }
+
+    /// Ends the session behind `token`, if any.
+    pub async fn logout(&self, token: &SessionToken) -> Result<()> {
+        if let Some(session) = self.store.find_session(token.hash()).await? {
+            match self.store.delete_session(session.user_id, session.id).await {
+                Ok(()) | Err(Error::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,280 @@
+//! The command line: `serve` (the default), `check-config`, and `admin` commands for
+//! provisioning without a browser. Admin commands open the store directly, so they run while
+//! the server is stopped; with redb they refuse while a server holds the file.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{App, storage_url};
+use crate::auth::{Auth, NewAccount};
+use crate::clock::Clock;
+use crate::config::{Config, LogFormat, Overrides};
+use crate::domain::{Email, InstanceRole, Password};
+use crate::error::Error;
+use crate::store;
+
+/// Promptyard: a self-hosted AI prompt engineering platform.
+///
+/// With no command, runs the server (`serve`). Configuration comes from defaults, then the TOML
+/// file (`--config`, or ./promptyard.toml when present), then PROMPTYARD_SECTION__KEY environment
+/// variables, then these flags.
+#[derive(Debug, Parser)]
+#[command(name = "promptyard", version, about, long_about)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: ./promptyard.toml if it exists.
+    #[arg(long, global = true, env = "PROMPTYARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address to listen on, e.g. 127.0.0.1:8080 (overrides `listen`).
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// Data directory (overrides `data_dir`).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default). Open the printed address in a browser; the first visit
+    /// offers to create the administrator account.
+    Serve,
+    /// Load and validate the configuration, then print the effective values with secrets
+    /// shown as ***. Exits non-zero, naming the bad key, when something is wrong.
+    CheckConfig,
+    /// Manage accounts from the command line (stop the server first when using redb).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// Account provisioning.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an account. Without --password-stdin a random password is generated and printed
+    /// once.
+    ///
+    /// Example: printf '%s' "$PW" | promptyard admin create-user --email ann@example.com
+    /// --name "Ann Lee" --admin --password-stdin
+    CreateUser(CreateUserArgs),
+    /// Set a new password for an account, read from standard input; ends all its sessions.
+    ///
+    /// Example: printf '%s' "$PW" | promptyard admin reset-password --email ann@example.com
+    /// --password-stdin
+    ResetPassword(ResetPasswordArgs),
+}
+
+/// `admin create-user`.
+#[derive(Debug, Args)]
+pub struct CreateUserArgs {
+    /// Email address (the login name).
+    #[arg(long)]
+    pub email: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// Make the account an instance administrator.
+    #[arg(long)]
+    pub admin: bool,
+    /// Read the password from standard input (one line; a trailing newline is dropped).
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// `admin reset-password`.
+#[derive(Debug, Args)]
+pub struct ResetPasswordArgs {
+    /// Email address of the account.
+    #[arg(long)]
+    pub email: String,
+    /// Read the new password from standard input (required: passwords never go in arguments).
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+}
+
+impl Cli {
+    /// The command-line overrides of the configuration.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            listen: self.listen.clone(),
+            data_dir: self.data_dir.clone(),
+        }
+    }
+}
+
+/// Starts logging per `[log]`: human lines on a terminal, JSON otherwise (or as configured).
+/// `PROMPTYARD_LOG` overrides the level filter.
+pub fn init_tracing(config: &Config) {
+    let filter = std::env::var("PROMPTYARD_LOG").unwrap_or_else(|_| config.log.level.clone());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = match config.log.format {
+        LogFormat::Json => true,
+        LogFormat::Human => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Runs the parsed command with the loaded configuration.
+pub async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::CheckConfig => {
+            print!("{}", config.to_redacted_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin(cmd) => admin(cmd, config).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let app = App::build(&config, Clock::system())
+        .await
+        .map_err(explain)?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (is another server using it?)",
+                config.listen
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        data_dir = %config.data_dir.display(),
+        store = app.store().backend(),
+        "Promptyard {} listening on http://{addr}",
+        env!("CARGO_PKG_VERSION")
+    );
+    if app.store().count_users().await.map_err(explain)? == 0 {
+        tracing::info!("no accounts yet: open http://{addr}/setup to create the administrator");
+    }
+    app.serve(listener, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Turns a domain error into a message for the terminal, with the internal cause.
+fn explain(e: Error) -> anyhow::Error {
+    match e {
+        Error::Internal(cause) => anyhow::anyhow!("{cause}"),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+async fn admin(cmd: AdminCommand, config: Config) -> anyhow::Result<ExitCode> {
+    let clock = Clock::system();
+    let url = storage_url(&config).map_err(explain)?;
+    let store = store::open(&url, clock.clone()).await.map_err(explain)?;
+    let auth = Auth::new(store, clock, &config.auth).map_err(explain)?;
+    match cmd {
+        AdminCommand::CreateUser(args) => {
+            let (password, generated) = if args.password_stdin {
+                (read_password_stdin()?, false)
+            } else {
+                (generate_password()?, true)
+            };
+            let account = NewAccount::parse(&args.email, &args.name, &password).map_err(explain)?;
+            let role = if args.admin {
+                InstanceRole::Admin
+            } else {
+                InstanceRole::User
+            };
+            let user = auth
+                .create_user(None, account, role, None)
+                .await
+                .map_err(explain)?;
+            println!(
+                "created {} account {} ({})",
+                role.as_str(),
+                user.email,
+                user.id
+            );
+            if generated {
+                println!("password: {password}");
+                println!("(shown once; the user can change it on their account page)");
+            }
+        }
+        AdminCommand::ResetPassword(args) => {
+            let email = Email::parse(&args.email).map_err(explain)?;
+            let password = Password::parse(&read_password_stdin()?, "password").map_err(explain)?;
+            let user = auth
+                .reset_password(&email, password)
+                .await
+                .map_err(explain)?;
+            println!(
+                "password changed for {}; their sessions have ended",
+                user.email
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_password_stdin() -> anyhow::Result<String> {
+    let mut input = String::new();
+    std::io::stdin()
+        .take(4096)
+        .read_to_string(&mut input)
+        .context("cannot read the password from standard input (is it UTF-8?)")?;
+    let password = input
+        .strip_suffix("\r\n")
+        .or_else(|| input.strip_suffix('\n'))
+        .unwrap_or(&input)
+        .to_owned();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+fn generate_password() -> anyhow::Result<String> {
+    use base64::Engine;
+    let mut bytes = [0u8; 15];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}

@@ -1,0 +1,557 @@
+//! Configuration: defaults, then the TOML file, then `PROMPTYARD_SECTION__KEY` environment
+//! variables, then command-line flags. Unknown keys in the file are errors naming the key;
+//! unknown `PROMPTYARD_` variables are warnings. Secrets print as `***`.
+//!
+//! This module reads files and the environment it is handed; it knows nothing of the rest of the
+//! crate, so every other module can depend on it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The documented example, compiled in; a test checks it covers every key.
+pub const EXAMPLE: &str = include_str!("../config.example.toml");
+
+/// Environment variables that belong to the command line, not to the config tree.
+const NON_CONFIG_ENV: &[&str] = &["PROMPTYARD_CONFIG", "PROMPTYARD_LOG"];
+
+/// The whole configuration.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// Directory for the data file, blobs and the search index; created on first start.
+    pub data_dir: PathBuf,
+    /// The URL users reach the server at, e.g. `https://prompts.example.com`; empty means
+    /// "whatever Host the browser used". An `https` URL turns on `Secure` `__Host-` cookies.
+    pub public_url: String,
+    /// Storage backend.
+    pub storage: StorageConfig,
+    /// Accounts, sessions and login limits.
+    pub auth: AuthConfig,
+    /// The HTTP edge.
+    pub http: HttpConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// Where data lives.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `redb://PATH`, a bare path, or `postgres://...`; empty means `DATA_DIR/promptyard.redb`.
+    pub url: String,
+}
+
+/// Who may create accounts.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Only admins create accounts.
+    #[default]
+    Closed,
+    /// People with an invite link may register.
+    Invite,
+    /// Anyone who reaches the server may register.
+    Open,
+}
+
+/// Accounts, sessions and login limits.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Registration policy.
+    pub registration: Registration,
+    /// A session ends after this many minutes without a request.
+    pub session_idle_minutes: u64,
+    /// A session ends this many hours after login, whatever its activity.
+    pub session_absolute_hours: u64,
+    /// Login attempts allowed per client address per minute (burst and refill).
+    pub login_attempts_per_ip: u32,
+    /// Login attempts allowed per account per minute (burst and refill).
+    pub login_attempts_per_account: u32,
+    /// Password hashes computed at once; more wait. Each takes about 19 MiB.
+    pub max_concurrent_hashes: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            registration: Registration::Closed,
+            session_idle_minutes: 60 * 24 * 7,
+            session_absolute_hours: 24 * 30,
+            login_attempts_per_ip: 20,
+            login_attempts_per_account: 5,
+            max_concurrent_hashes: 4,
+        }
+    }
+}
+
+/// The HTTP edge.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest request body accepted, in KiB.
+    pub body_limit_kib: usize,
+    /// A request that takes longer than this many seconds is answered 408.
+    pub request_timeout_secs: u64,
+    /// Take the client address from the last `X-Forwarded-For` entry (behind a reverse proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            body_limit_kib: 1024,
+            request_timeout_secs: 60,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable on a terminal, JSON otherwise.
+    #[default]
+    Auto,
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `promptyard=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Auto,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            data_dir: PathBuf::from("./data"),
+            public_url: String::new(),
+            storage: StorageConfig::default(),
+            auth: AuthConfig::default(),
+            http: HttpConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// A configuration problem, naming the key and where the bad value came from.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: `{key}`: {message}")]
+pub struct ConfigError {
+    /// The file or environment variable.
+    pub origin: String,
+    /// The dotted key, e.g. `auth.registration`.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(origin: impl Into<String>, key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            origin: origin.into(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A loaded configuration plus the warnings worth logging once logging is up.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The effective configuration.
+    pub config: Config,
+    /// The file it came from, if any.
+    pub file: Option<PathBuf>,
+    /// Non-fatal findings, such as unknown `PROMPTYARD_` variables.
+    pub warnings: Vec<String>,
+}
+
+/// Flags from the command line that override everything else.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads the configuration: `file` if given (it must exist), else `./promptyard.toml` if it
+    /// exists; then `env`; then `overrides`; then validates.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Loaded, ConfigError> {
+        let default_file = Path::new("promptyard.toml");
+        let file = match file {
+            Some(f) => Some(f.to_owned()),
+            None => default_file.exists().then(|| default_file.to_owned()),
+        };
+        let mut tree = toml::Table::new();
+        let mut origin = "defaults".to_owned();
+        if let Some(path) = &file {
+            origin = path.display().to_string();
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::new(&origin, "", format!("cannot read the file: {e}")))?;
+            tree = text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::new(&origin, "", e.message().to_owned()))?;
+            check_keys(&tree, &known_keys(), "", &origin)?;
+        }
+        let mut warnings = Vec::new();
+        let known = known_keys();
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("PROMPTYARD_") else {
+                continue;
+            };
+            if NON_CONFIG_ENV.contains(&name.as_str()) || rest.starts_with("TEST_") {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            let key = path.join(".");
+            match known.get(&key) {
+                Some(kind) => set_path(&mut tree, &path, typed_value(kind, &value)),
+                None => warnings.push(format!(
+                    "ignoring environment variable {name}: `{key}` is not a configuration key"
+                )),
+            }
+        }
+        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(tree))
+            .map_err(|e| ConfigError::new(&origin, e.path().to_string(), e.inner().to_string()))?;
+        if let Some(listen) = &overrides.listen {
+            config.listen = listen.clone();
+        }
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir = dir.clone();
+        }
+        config.validate()?;
+        Ok(Loaded {
+            config,
+            file,
+            warnings,
+        })
+    }
+
+    /// Checks values that types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, msg: String| Err(ConfigError::new("config", key, msg));
+        if self.listen.parse::<SocketAddr>().is_err() {
+            return bad(
+                "listen",
+                format!("`{}` is not an address like 127.0.0.1:8080", self.listen),
+            );
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return bad("data_dir", "must not be empty".to_owned());
+        }
+        if !self.public_url.is_empty() {
+            match url::Url::parse(&self.public_url) {
+                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+                _ => {
+                    return bad(
+                        "public_url",
+                        "must be an http:// or https:// URL".to_owned(),
+                    );
+                }
+            }
+        }
+        let url = &self.storage.url;
+        if !url.is_empty()
+            && url.contains("://")
+            && !["redb://", "postgres://", "postgresql://"]
+                .iter()
+                .any(|p| url.starts_with(p))
+        {
+            return bad(
+                "storage.url",
+                "use redb://PATH, a file path, or postgres://...".to_owned(),
+            );
+        }
+        let a = &self.auth;
+        for (key, v) in [
+            ("auth.session_idle_minutes", a.session_idle_minutes),
+            ("auth.session_absolute_hours", a.session_absolute_hours),
+            (
+                "auth.login_attempts_per_ip",
+                u64::from(a.login_attempts_per_ip),
+            ),
+            (
+                "auth.login_attempts_per_account",
+                u64::from(a.login_attempts_per_account),
+            ),
+            ("auth.max_concurrent_hashes", a.max_concurrent_hashes as u64),
+            ("http.body_limit_kib", self.http.body_limit_kib as u64),
+            ("http.request_timeout_secs", self.http.request_timeout_secs),
+        ] {
+            if v == 0 {
+                return bad(key, "must be at least 1".to_owned());
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return bad(
+                "log.level",
+                format!("`{}` is not a log filter such as `info`", self.log.level),
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether the server is reached over https, so cookies get `Secure` and `__Host-`.
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// A copy safe to print: passwords in URLs replaced by `***`.
+    pub fn redacted(&self) -> Self {
+        let mut c = self.clone();
+        c.storage.url = redact_url(&c.storage.url);
+        c
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string(&self.redacted()).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    }
+}
+
+fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+/// The value type of each known key, from the defaults (every key has a default).
+fn known_keys() -> BTreeMap<String, &'static str> {
+    let mut out = BTreeMap::new();
+    if let Ok(toml::Value::Table(t)) = toml::Value::try_from(Config::default()) {
+        collect_keys(&t, "", &mut out);
+    }
+    out
+}
+
+fn collect_keys(t: &toml::Table, prefix: &str, out: &mut BTreeMap<String, &'static str>) {
+    for (k, v) in t {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(inner) => {
+                out.insert(key.clone(), "table");
+                collect_keys(inner, &key, out);
+            }
+            toml::Value::Integer(_) => {
+                out.insert(key, "integer");
+            }
+            toml::Value::Boolean(_) => {
+                out.insert(key, "boolean");
+            }
+            _ => {
+                out.insert(key, "string");
+            }
+        }
+    }
+}
+
+fn check_keys(
+    t: &toml::Table,
+    known: &BTreeMap<String, &'static str>,
+    prefix: &str,
+    origin: &str,
+) -> Result<(), ConfigError> {
+    for (k, v) in t {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match known.get(&key) {
+            None => {
+                let siblings: Vec<&str> = known
+                    .keys()
+                    .filter(|other| {
+                        let parent = other.rsplit_once('.').map(|(p, _)| p).unwrap_or("");
+                        parent == prefix
+                    })
+                    .map(String::as_str)
+                    .collect();
+                return Err(ConfigError::new(
+                    origin,
+                    &key,
+                    format!("unknown key; known keys here: {}", siblings.join(", ")),
+                ));
+            }
+            Some(&"table") => match v {
+                toml::Value::Table(inner) => check_keys(inner, known, &key, origin)?,
+                _ => return Err(ConfigError::new(origin, &key, "must be a [section]")),
+            },
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Environment values are strings; give them the type the key has.
+fn typed_value(kind: &str, raw: &str) -> toml::Value {
+    match kind {
+        "integer" => raw
+            .trim()
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .unwrap_or_else(|_| toml::Value::String(raw.to_owned())),
+        "boolean" => match raw.trim() {
+            "true" | "1" => toml::Value::Boolean(true),
+            "false" | "0" => toml::Value::Boolean(false),
+            _ => toml::Value::String(raw.to_owned()),
+        },
+        _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn set_path(tree: &mut toml::Table, path: &[String], value: toml::Value) {
+    match path {
+        [] => {}
+        [last] => {
+            tree.insert(last.clone(), value);
+        }
+        [head, rest @ ..] => {
+            let entry = tree
+                .entry(head.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            if let toml::Value::Table(inner) = entry {
+                set_path(inner, rest, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(text: &str, env: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
+        let dir = tempfile::tempdir().map_err(|e| ConfigError::new("test", "", e.to_string()))?;
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, text).map_err(|e| ConfigError::new("test", "", e.to_string()))?;
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Config::load(Some(&path), env, &Overrides::default())
+    }
+
+    #[test]
+    fn example_parses_and_documents_every_key() {
+        let example: toml::Table = EXAMPLE.parse().expect("example is TOML");
+        let mut documented = BTreeMap::new();
+        collect_keys(&example, "", &mut documented);
+        let known = known_keys();
+        assert_eq!(
+            documented.keys().collect::<Vec<_>>(),
+            known.keys().collect::<Vec<_>>()
+        );
+        let loaded = load_str(EXAMPLE, &[]).expect("example loads");
+        assert_eq!(loaded.config, Config::default());
+        for key in known.keys().filter(|k| known[*k] != "table") {
+            let leaf = key.rsplit('.').next().unwrap_or(key);
+            let commented =
+                EXAMPLE.lines().collect::<Vec<_>>().windows(2).any(|w| {
+                    w[0].trim_start().starts_with('#') && w[1].trim_start().starts_with(leaf)
+                });
+            assert!(
+                commented,
+                "`{key}` has no comment above it in config.example.toml"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = load_str("[auth]\nregistraton = \"open\"\n", &[]).expect_err("typo accepted");
+        assert_eq!(err.key, "auth.registraton");
+        assert!(err.to_string().contains("auth.registraton"), "{err}");
+        let err = load_str("lisen = \"x\"\n", &[]).expect_err("typo accepted");
+        assert_eq!(err.key, "lisen");
+    }
+
+    #[test]
+    fn bad_value_names_the_key() {
+        let err = load_str("[auth]\nregistration = \"opne\"\n", &[]).expect_err("bad enum");
+        assert_eq!(err.key, "auth.registration");
+        let err = load_str("[auth]\nsession_idle_minutes = \"x\"\n", &[]).expect_err("bad int");
+        assert_eq!(err.key, "auth.session_idle_minutes");
+        let err = load_str("listen = \"nowhere\"\n", &[]).expect_err("bad addr");
+        assert_eq!(err.key, "listen");
+    }
+
+    #[test]
+    fn env_overrides_file_and_flags_override_env() {
+        let loaded = load_str(
+            "listen = \"127.0.0.1:1\"\n[auth]\nsession_idle_minutes = 5\n",
+            &[
+                ("PROMPTYARD_LISTEN", "127.0.0.1:2"),
+                ("PROMPTYARD_AUTH__SESSION_IDLE_MINUTES", "7"),
+                ("PROMPTYARD_AUTH__REGISTRATION", "open"),
+                ("PROMPTYARD_HTTP__TRUST_FORWARDED_FOR", "true"),
+                ("PROMPTYARD_NOPE", "1"),
+                ("PROMPTYARD_TEST_POSTGRES_URL", "x"),
+            ],
+        )
+        .expect("loads");
+        assert_eq!(loaded.config.listen, "127.0.0.1:2");
+        assert_eq!(loaded.config.auth.session_idle_minutes, 7);
+        assert_eq!(loaded.config.auth.registration, Registration::Open);
+        assert!(loaded.config.http.trust_forwarded_for);
+        assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+        assert!(loaded.warnings[0].contains("PROMPTYARD_NOPE"));
+
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:3".into()),
+            data_dir: Some("/tmp/x".into()),
+        };
+        let env = [("PROMPTYARD_LISTEN".to_owned(), "127.0.0.1:2".to_owned())];
+        let loaded = Config::load(None, env, &overrides).expect("loads");
+        assert_eq!(loaded.config.listen, "127.0.0.1:3");
+        assert_eq!(loaded.config.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let mut c = Config::default();
+        c.storage.url = "postgres://app:hunter2@db:5432/promptyard".into();
+        let printed = c.to_redacted_toml();
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("***"), "{printed}");
+    }
+}

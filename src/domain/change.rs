@@ -1,0 +1,40 @@
+//! The change log: every write that changes something searchable appends `(seq, kind, id)` in
+//! the same transaction, and the search indexer tails it.
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of record changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A user account (names appear in search results).
+    User,
+}
+
+impl ChangeKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+        }
+    }
+
+    /// Parses the stored name; `None` for a kind this build does not know.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(Self::User),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of the change log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// Strictly increasing position in the log.
+    pub seq: u64,
+    /// Kind of record.
+    pub kind: ChangeKind,
+    /// The record's id.
+    pub id: String,
+}

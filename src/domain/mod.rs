@@ -1,0 +1,30 @@
+//! Pure types and rules of the product: newtype ids, validated inputs, roles, and the records
+//! the store keeps. No IO happens here and nothing here knows about HTTP or storage engines.
+
+pub mod audit;
+pub mod change;
+pub mod ids;
+pub mod session;
+pub mod user;
+
+pub use audit::{AuditEvent, NewAuditEvent};
+pub use change::{Change, ChangeKind};
+pub use ids::{AuditId, SessionId, UserId};
+pub use session::{Session, SessionToken, TokenHash};
+pub use user::{DisplayName, Email, InstanceRole, NewUser, Password, User, UserUpdate};
+
+/// A page of results plus the cursor for the next page, if there is one.
+#[derive(Debug, Clone)]
+pub struct Page<T, C> {
+    /// The items of this page, in list order.
+    pub items: Vec<T>,
+    /// Pass this back to get the next page; `None` on the last page.
+    pub next: Option<C>,
+}
+
+/// Rejects text with control characters other than tab and newline; they hide in logs and
+/// confuse displays.
+pub(crate) fn has_control_chars(s: &str, allow_newlines: bool) -> bool {
+    s.chars()
+        .any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\r' || c == '\t')))
+}

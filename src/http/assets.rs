@@ -1,0 +1,89 @@
+//! Static assets embedded in the binary and served at content-hashed URLs
+//! (`/assets/app.3f9a0c1b2d4e.css`) with immutable caching, so a new build never meets a stale
+//! cached file.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rust_embed::RustEmbed;
+use sha2::{Digest, Sha256};
+
+#[derive(RustEmbed)]
+#[folder = "assets/"]
+struct Assets;
+
+/// Logical name -> hashed name, and the reverse, computed once from the embedded files.
+struct Manifest {
+    hashed: HashMap<String, String>,
+    logical: HashMap<String, String>,
+}
+
+static MANIFEST: LazyLock<Manifest> = LazyLock::new(|| {
+    let mut hashed = HashMap::new();
+    let mut logical = HashMap::new();
+    for name in Assets::iter() {
+        let Some(file) = Assets::get(&name) else {
+            continue;
+        };
+        let digest = hex::encode(Sha256::digest(&file.data));
+        let short = &digest[..12];
+        let with_hash = match name.rsplit_once('.') {
+            Some((stem, ext)) => format!("{stem}.{short}.{ext}"),
+            None => format!("{name}.{short}"),
+        };
+        hashed.insert(name.to_string(), with_hash.clone());
+        logical.insert(with_hash, name.to_string());
+    }
+    Manifest { hashed, logical }
+});
+
+/// The URL of an embedded asset, e.g. `asset_url("app.css")`.
+pub fn asset_url(name: &str) -> String {
+    match MANIFEST.hashed.get(name) {
+        Some(h) => format!("/assets/{h}"),
+        None => format!("/assets/{name}"),
+    }
+}
+
+/// Serves `/assets/{file}`; only hashed names are served, with a year of immutable caching.
+pub async fn serve_asset(Path(file): Path<String>) -> Response {
+    let Some(file_data) = MANIFEST
+        .logical
+        .get(&file)
+        .and_then(|logical| Assets::get(logical).map(|f| (logical, f)))
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let (logical, data) = file_data;
+    let mime = mime_guess::from_path(logical).first_or_octet_stream();
+    let content_type = HeaderValue::from_str(mime.as_ref())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
+        ],
+        data.data.into_owned(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stylesheet_has_a_hashed_url() {
+        let url = asset_url("app.css");
+        assert!(
+            url.starts_with("/assets/app.") && url.ends_with(".css") && url.len() > 25,
+            "{url}"
+        );
+    }
+}

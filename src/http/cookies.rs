@@ -1,0 +1,89 @@
+//! The session and flash cookies.
+//!
+//! The session cookie is HttpOnly and SameSite=Lax; over https it is also Secure and named with
+//! the `__Host-` prefix, which browsers only accept from a secure origin, for path `/`, with no
+//! domain. The flash cookie carries a one-time message across a redirect.
+
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::Edge;
+use crate::domain::SessionToken;
+
+const SESSION_SECURE: &str = "__Host-promptyard_session";
+const SESSION_PLAIN: &str = "promptyard_session";
+const FLASH: &str = "promptyard_flash";
+
+/// The session cookie's name for this edge.
+pub fn session_cookie_name(edge: &Edge) -> &'static str {
+    if edge.secure_cookies {
+        SESSION_SECURE
+    } else {
+        SESSION_PLAIN
+    }
+}
+
+/// The session token in `jar`, if it holds a well-formed one.
+pub fn session_token(jar: &CookieJar, edge: &Edge) -> Option<SessionToken> {
+    jar.get(session_cookie_name(edge))
+        .and_then(|c| SessionToken::from_cookie(c.value()))
+}
+
+/// Adds the session cookie for `token`.
+pub fn set_session(jar: CookieJar, edge: &Edge, token: &SessionToken) -> CookieJar {
+    let cookie = Cookie::build((session_cookie_name(edge), token.expose().to_owned()))
+        .path("/")
+        .http_only(true)
+        .secure(edge.secure_cookies)
+        .same_site(SameSite::Lax)
+        .max_age(edge.session_max_age);
+    jar.add(cookie)
+}
+
+/// Removes the session cookie.
+pub fn clear_session(jar: CookieJar, edge: &Edge) -> CookieJar {
+    jar.remove(Cookie::build(session_cookie_name(edge)).path("/"))
+}
+
+/// A one-time message shown on the next page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlashMessage {
+    /// `true` for errors (`role="alert"`), `false` for confirmations (`role="status"`).
+    pub is_error: bool,
+    /// The text; escaped when shown.
+    pub text: String,
+}
+
+/// Sets a flash message for the next page.
+pub fn set_flash(jar: CookieJar, is_error: bool, text: &str) -> CookieJar {
+    let value = format!(
+        "{}{}",
+        if is_error { 'e' } else { 'i' },
+        URL_SAFE_NO_PAD.encode(text.as_bytes())
+    );
+    jar.add(
+        Cookie::build((FLASH, value))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .max_age(time::Duration::minutes(5)),
+    )
+}
+
+/// The pending flash message, if any.
+pub fn flash(jar: &CookieJar) -> Option<FlashMessage> {
+    let value = jar.get(FLASH)?.value();
+    let (kind, rest) = value.split_at_checked(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(rest).ok()?;
+    let text: String = String::from_utf8(bytes).ok()?.chars().take(500).collect();
+    Some(FlashMessage {
+        is_error: kind == "e",
+        text,
+    })
+}
+
+/// Removes the flash cookie once shown.
+pub fn clear_flash(jar: CookieJar) -> CookieJar {
+    jar.remove(Cookie::build(FLASH).path("/"))
+}

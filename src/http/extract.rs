@@ -1,0 +1,212 @@
+//! Extractors: the logged-in user, the client's address, and `Form`/`Json` wrappers whose
+//! rejections use our error format and name the problem.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum_extra::extract::cookie::CookieJar;
+use serde::de::DeserializeOwned;
+
+use super::Edge;
+use super::cookies::session_token;
+use crate::auth::{Auth, Authenticated, ClientInfo};
+use crate::error::Error;
+
+/// The logged-in user; rejects with `Unauthenticated` (a redirect to login on pages).
+pub struct CurrentUser(pub Authenticated);
+
+/// The logged-in user, if any.
+pub struct MaybeUser(pub Option<Authenticated>);
+
+async fn authenticated<S>(parts: &mut Parts, state: &S) -> Result<Option<Authenticated>, Error>
+where
+    Auth: FromRef<S>,
+    Edge: FromRef<S>,
+    S: Send + Sync,
+{
+    if let Some(found) = parts.extensions.get::<Option<Authenticated>>() {
+        return Ok(found.clone());
+    }
+    let edge = Edge::from_ref(state);
+    let jar = CookieJar::from_headers(&parts.headers);
+    let found = match session_token(&jar, &edge) {
+        Some(token) => Auth::from_ref(state).authenticate(&token).await?,
+        None => None,
+    };
+    parts.extensions.insert(found.clone());
+    Ok(found)
+}
+
+impl<S> FromRequestParts<S> for MaybeUser
+where
+    Auth: FromRef<S>,
+    Edge: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        Ok(Self(authenticated(parts, state).await?))
+    }
+}
+
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    Auth: FromRef<S>,
+    Edge: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        authenticated(parts, state)
+            .await?
+            .map(Self)
+            .ok_or(Error::Unauthenticated)
+    }
+}
+
+impl<S> FromRequestParts<S> for ClientInfo
+where
+    Edge: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let edge = Edge::from_ref(state);
+        let forwarded = edge
+            .trust_forwarded_for
+            .then(|| {
+                parts
+                    .headers
+                    .get("x-forwarded-for")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.rsplit(',').next())
+                    .map(|ip| ip.trim().to_owned())
+                    .filter(|ip| !ip.is_empty())
+            })
+            .flatten();
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let ip = forwarded.or(peer).unwrap_or_else(|| "unknown".to_owned());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(Self { ip, user_agent })
+    }
+}
+
+/// `axum::Form` with rejections in our format.
+pub struct Form<T>(pub T);
+
+impl<S, T> FromRequest<S> for Form<T>
+where
+    T: DeserializeOwned,
+    Edge: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let limit_kib = Edge::from_ref(state).body_limit_kib;
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(value)) => Ok(Self(value)),
+            Err(rejection) => Err(form_error(rejection, limit_kib)),
+        }
+    }
+}
+
+fn form_error(rejection: FormRejection, limit_kib: usize) -> Error {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return Error::TooLarge { limit_kib };
+    }
+    let detail = match &rejection {
+        FormRejection::FailedToDeserializeForm(e) => e.body_text(),
+        FormRejection::FailedToDeserializeFormBody(e) => e.body_text(),
+        FormRejection::InvalidFormContentType(_) => {
+            "send the form as application/x-www-form-urlencoded".to_owned()
+        }
+        other => other.body_text(),
+    };
+    Error::Invalid {
+        field: field_of(&detail),
+        message: humanize(&detail),
+    }
+}
+
+/// `axum::Json` with rejections in our format.
+pub struct Json<T>(pub T);
+
+impl<S, T> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    Edge: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let limit_kib = Edge::from_ref(state).body_limit_kib;
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_error(rejection, limit_kib)),
+        }
+    }
+}
+
+fn json_error(rejection: JsonRejection, limit_kib: usize) -> Error {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return Error::TooLarge { limit_kib };
+    }
+    let detail = match &rejection {
+        JsonRejection::MissingJsonContentType(_) => "send the body as application/json".to_owned(),
+        other => other.body_text(),
+    };
+    Error::Invalid {
+        field: field_of(&detail),
+        message: humanize(&detail),
+    }
+}
+
+/// serde names the field as "missing field `email`" or "... at `email`"; pick it out.
+fn field_of(detail: &str) -> Option<String> {
+    let start = detail.find('`')? + 1;
+    let len = detail[start..].find('`')?;
+    let name = &detail[start..start + len];
+    name.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        .then(|| name.to_owned())
+}
+
+/// Drops axum's "Failed to deserialize form body: " style prefixes.
+fn humanize(detail: &str) -> String {
+    let text = detail
+        .rsplit_once(": ")
+        .map(|(_, rest)| rest)
+        .unwrap_or(detail);
+    let text = if text.contains("invalid utf-8") || text.contains("invalid UTF-8") {
+        "the request is not valid UTF-8"
+    } else {
+        text
+    };
+    format!("invalid input: {text}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_field() {
+        assert_eq!(field_of("missing field `email`").as_deref(), Some("email"));
+        assert_eq!(field_of("nothing here"), None);
+    }
+}

@@ -1,0 +1,20 @@
+//! Promptyard: a self-hosted AI prompt engineering platform in one binary.
+//!
+//! Module rules (see DESIGN.md): `domain`, `error`, `config` and `clock` import nothing else from
+//! the crate; `store` is infrastructure; `auth` is a feature and never imports axum or maud;
+//! `http` is the shared edge; `web` and `api` are the two faces and never import each other;
+//! only `app` knows every module.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod store;
+pub mod web;
+
+pub use app::App;

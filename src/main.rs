@@ -1,0 +1,41 @@
+//! The `promptyard` binary: parse the command line, load the configuration, start logging,
+//! dispatch. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use promptyard::cli::{self, Cli, Command};
+use promptyard::config::Config;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let loaded = match Config::load(cli.config.as_deref(), std::env::vars(), &cli.overrides()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("error: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let quiet = matches!(cli.command, Some(Command::CheckConfig | Command::Admin(_)));
+    if quiet {
+        for w in &loaded.warnings {
+            eprintln!("warning: {w}");
+        }
+    } else {
+        cli::init_tracing(&loaded.config);
+        for w in &loaded.warnings {
+            tracing::warn!("{w}");
+        }
+        if let Some(file) = &loaded.file {
+            tracing::info!(file = %file.display(), "loaded configuration");
+        }
+    }
+    match cli::run(cli, loaded.config).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

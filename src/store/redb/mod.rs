@@ -1,0 +1,206 @@
+//! The embedded store: one redb file under the data directory.
+//!
+//! One table per entity keyed by id, secondary index tables beside them, values as JSON so a new
+//! field needs no rewrite. The schema version lives in `meta` and ordered upgrade steps run at
+//! open. Every commit is durable (`Durability::Immediate`) before a write is acknowledged. All
+//! redb work runs on the blocking pool, never on the async runtime.
+
+mod audit;
+mod sessions;
+mod users;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, MultimapTableDefinition, ReadableTable, TableDefinition, WriteTransaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{ChangeLog, Store};
+use crate::clock::Clock;
+use crate::domain::{Change, ChangeKind};
+use crate::error::{Error, Result};
+
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const USERS: TableDefinition<u128, &[u8]> = TableDefinition::new("users");
+const USERS_BY_EMAIL: TableDefinition<&str, u128> = TableDefinition::new("users_by_email");
+const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions");
+const SESSIONS_BY_USER: MultimapTableDefinition<u128, &[u8]> =
+    MultimapTableDefinition::new("sessions_by_user");
+const AUDIT: TableDefinition<u128, &[u8]> = TableDefinition::new("audit");
+const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
+
+const SCHEMA_VERSION_KEY: &str = "schema_version";
+
+/// An upgrade step takes the schema from version `i` to `i + 1`, where `i` is its index.
+type UpgradeStep = fn(&WriteTransaction) -> Result<()>;
+
+/// The ordered upgrade steps. Append only: a released step never changes.
+const UPGRADES: &[UpgradeStep] = &[create_initial_tables];
+
+/// Version 0 -> 1: the tables of the foundation.
+fn create_initial_tables(txn: &WriteTransaction) -> Result<()> {
+    txn.open_table(USERS)?;
+    txn.open_table(USERS_BY_EMAIL)?;
+    txn.open_table(SESSIONS)?;
+    txn.open_multimap_table(SESSIONS_BY_USER)?;
+    txn.open_table(AUDIT)?;
+    txn.open_table(CHANGES)?;
+    Ok(())
+}
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u64 = UPGRADES.len() as u64;
+
+/// The redb-backed store.
+#[derive(Clone)]
+pub struct RedbStore {
+    db: Arc<Database>,
+    clock: Clock,
+    path: PathBuf,
+}
+
+impl RedbStore {
+    /// Opens (or creates) the file, refusing if another process holds it, and upgrades its
+    /// schema. Blocking: call from start-up or the blocking pool.
+    pub fn open(path: &Path, clock: Clock) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::internal(format!(
+                    "cannot create data directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked(format!(
+                "the data file {} is in use by another process; stop the running Promptyard \
+                 server first",
+                path.display()
+            )),
+            other => Error::internal(format!("cannot open {}: {other}", path.display())),
+        })?;
+        let store = Self {
+            db: Arc::new(db),
+            clock,
+            path: path.to_owned(),
+        };
+        store.upgrade()?;
+        Ok(store)
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn upgrade(&self) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let current = meta
+                .get(SCHEMA_VERSION_KEY)?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            if current > SCHEMA_VERSION {
+                return Err(Error::internal(format!(
+                    "{} has schema version {current}, newer than this build's {SCHEMA_VERSION}; \
+                     run a newer Promptyard",
+                    self.path.display()
+                )));
+            }
+            for (from, step) in UPGRADES.iter().enumerate().skip(current as usize) {
+                tracing::info!(from, to = from + 1, "upgrading redb schema");
+                step(&txn)?;
+            }
+            meta.insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Runs `f` on the blocking pool with the caller's span.
+    async fn blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database, &Clock) -> Result<T> + Send + 'static,
+    {
+        let db = self.db.clone();
+        let clock = self.clock.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| f(&db, &clock)))
+            .await
+            .map_err(Error::internal)?
+    }
+}
+
+/// Appends a change-log entry inside `txn`.
+fn append_change(txn: &WriteTransaction, kind: ChangeKind, id: String) -> Result<()> {
+    let mut changes = txn.open_table(CHANGES)?;
+    let seq = changes.last()?.map(|(k, _)| k.value()).unwrap_or(0) + 1;
+    let change = Change { seq, kind, id };
+    changes.insert(seq, encode(&change)?.as_slice())?;
+    Ok(())
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(Error::internal)
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(Error::internal)
+}
+
+#[async_trait]
+impl ChangeLog for RedbStore {
+    async fn list_changes(&self, after: u64, limit: usize) -> Result<Vec<Change>> {
+        let limit = limit.max(1);
+        self.blocking(move |db, _| {
+            let txn = db.begin_read()?;
+            let changes = txn.open_table(CHANGES)?;
+            let mut out = Vec::new();
+            for entry in changes.range(after.saturating_add(1)..)?.take(limit) {
+                let (_, v) = entry?;
+                out.push(decode(v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Store for RedbStore {
+    async fn ping(&self) -> Result<()> {
+        self.blocking(|db, _| {
+            let txn = db.begin_read()?;
+            txn.open_table(META)?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn backend(&self) -> &'static str {
+        "redb"
+    }
+}
+
+macro_rules! internal_from {
+    ($($t:ty),*) => {
+        $(impl From<$t> for Error {
+            fn from(e: $t) -> Self {
+                Error::internal(e)
+            }
+        })*
+    };
+}
+
+internal_from!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);

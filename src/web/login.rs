@@ -1,0 +1,212 @@
+//! Login, logout and (when the registration policy is `open`) self-service registration.
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::CookieJar;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::views::{Nav, auth_card, field, form_errors, layout};
+use super::{PageCtx, WebState, paths};
+use crate::auth::{ClientInfo, NewAccount};
+use crate::config::Registration;
+use crate::error::{Error, Result};
+use crate::http::cookies::{clear_session, session_token, set_flash, set_session};
+use crate::http::error::status_of;
+use crate::http::extract::Form;
+
+pub fn router() -> Router<WebState> {
+    Router::new()
+        .route(paths::LOGIN, get(login_page).post(login_submit))
+        .route(paths::LOGOUT, post(logout))
+        .route(paths::REGISTER, get(register_page).post(register_submit))
+}
+
+#[derive(Deserialize, Default)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Only a local path may be a redirect target after login.
+fn safe_next(next: &str) -> &str {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+        && next.len() < 2000;
+    if local { next } else { paths::HOME }
+}
+
+fn login_form(form: &LoginForm, error: Option<&Error>, registration: Registration) -> Markup {
+    auth_card(
+        "Log in",
+        "Welcome back. Log in to your Promptyard account.",
+        html! {
+            (form_errors(error))
+            form.stack method="post" action=(paths::LOGIN) {
+                input type="hidden" name="next" value=(form.next);
+                (field("email", "Email", "email", &form.email, "username", None))
+                (field("password", "Password", "password", "", "current-password", None))
+                button.button.primary type="submit" { "Log in" }
+            }
+            @if registration == Registration::Open {
+                p.muted { "New here? " a href=(paths::REGISTER) { "Create an account" } }
+            } @else {
+                p.muted { "Accounts are created by your administrator." }
+            }
+        },
+    )
+}
+
+async fn login_page(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    Query(q): Query<NextQuery>,
+) -> Result<Response> {
+    if ctx.auth.is_some() {
+        return Ok(Redirect::to(paths::HOME).into_response());
+    }
+    if state.auth.needs_setup().await? {
+        return Ok(Redirect::to(paths::SETUP).into_response());
+    }
+    let form = LoginForm {
+        next: q.next.unwrap_or_default(),
+        ..LoginForm::default()
+    };
+    Ok(layout(
+        &ctx,
+        "Log in",
+        Nav::None,
+        login_form(&form, None, state.registration),
+    )
+    .into_response())
+}
+
+async fn login_submit(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    client: ClientInfo,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Result<Response> {
+    match state.auth.login(&form.email, &form.password, &client).await {
+        Ok((_, token)) => {
+            let jar = set_session(jar, &state.edge, &token);
+            Ok((jar, Redirect::to(safe_next(&form.next))).into_response())
+        }
+        Err(e @ (Error::BadCredentials | Error::RateLimited { .. })) => {
+            let page = layout(
+                &ctx,
+                "Log in",
+                Nav::None,
+                login_form(&form, Some(&e), state.registration),
+            );
+            let mut response = (status_of(&e), page).into_response();
+            if let Error::RateLimited { retry_after_secs } = e {
+                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            Ok(response)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn logout(State(state): State<WebState>, jar: CookieJar) -> Result<Response> {
+    if let Some(token) = session_token(&jar, &state.edge) {
+        state.auth.logout(&token).await?;
+    }
+    let jar = clear_session(jar, &state.edge);
+    let jar = set_flash(jar, false, "You have been logged out.");
+    Ok((jar, Redirect::to(paths::LOGIN)).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct RegisterForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn register_form(form: &RegisterForm, error: Option<&Error>) -> Markup {
+    auth_card(
+        "Create your account",
+        "Join this Promptyard instance.",
+        html! {
+            (form_errors(error))
+            form.stack method="post" action=(paths::REGISTER) {
+                (field("email", "Email", "email", &form.email, "email", error))
+                (field("name", "Name", "text", &form.name, "name", error))
+                (field("password", "Password", "password", "", "new-password", error))
+                button.button.primary type="submit" { "Create account" }
+            }
+            p.muted { "Already have an account? " a href=(paths::LOGIN) { "Log in" } }
+        },
+    )
+}
+
+/// Registration exists only under the `open` policy (invites come with workspaces).
+fn registration_open(state: &WebState) -> Result<()> {
+    match state.registration {
+        Registration::Open => Ok(()),
+        Registration::Closed | Registration::Invite => Err(Error::NotFound),
+    }
+}
+
+async fn register_page(State(state): State<WebState>, ctx: PageCtx) -> Result<Response> {
+    registration_open(&state)?;
+    if ctx.auth.is_some() {
+        return Ok(Redirect::to(paths::HOME).into_response());
+    }
+    Ok(layout(
+        &ctx,
+        "Register",
+        Nav::None,
+        register_form(&RegisterForm::default(), None),
+    )
+    .into_response())
+}
+
+async fn register_submit(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    client: ClientInfo,
+    jar: CookieJar,
+    Form(form): Form<RegisterForm>,
+) -> Result<Response> {
+    registration_open(&state)?;
+    let result = match NewAccount::parse(&form.email, &form.name, &form.password) {
+        Ok(account) => state.auth.register(account, &client).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok((_, token)) => {
+            let jar = set_session(jar, &state.edge, &token);
+            let jar = set_flash(jar, false, "Welcome to Promptyard! Your account is ready.");
+            Ok((jar, Redirect::to(paths::HOME)).into_response())
+        }
+        Err(e @ (Error::Invalid { .. } | Error::Conflict { .. })) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            layout(&ctx, "Register", Nav::None, register_form(&form, Some(&e))),
+        )
+            .into_response()),
+        Err(e) => Err(e),
+    }
+}

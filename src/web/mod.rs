@@ -1,0 +1,98 @@
+//! The HTML face: server-rendered pages, one module per area, each with its router, handlers
+//! and views. Errors become pages through `http::error::html_errors`; a page that needs a login
+//! redirects to it.
+
+mod account;
+mod admin;
+mod home;
+mod login;
+pub mod paths;
+mod setup;
+mod views;
+
+use axum::Router;
+use axum::extract::{FromRef, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
+
+use crate::auth::{Auth, Authenticated};
+use crate::config::Registration;
+use crate::error::Error;
+use crate::http::Edge;
+use crate::http::cookies::{FlashMessage, clear_flash, flash};
+use crate::http::error::html_errors;
+use crate::http::extract::MaybeUser;
+
+/// What the web handlers need from the application state.
+#[derive(Clone)]
+pub struct WebState {
+    /// Accounts and sessions.
+    pub auth: Auth,
+    /// Edge settings (cookies, client address).
+    pub edge: Edge,
+    /// Who may register.
+    pub registration: Registration,
+}
+
+impl FromRef<WebState> for Auth {
+    fn from_ref(s: &WebState) -> Self {
+        s.auth.clone()
+    }
+}
+
+impl FromRef<WebState> for Edge {
+    fn from_ref(s: &WebState) -> Self {
+        s.edge.clone()
+    }
+}
+
+/// All pages.
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .merge(home::router())
+        .merge(setup::router())
+        .merge(login::router())
+        .merge(account::router())
+        .merge(admin::router())
+        .layer(middleware::from_fn(clear_shown_flash))
+        .layer(middleware::from_fn(html_errors))
+        .with_state(state)
+}
+
+/// What every page's layout needs: who is logged in and the pending flash message.
+pub struct PageCtx {
+    /// The logged-in user, if any.
+    pub auth: Option<Authenticated>,
+    /// A message from the previous request.
+    pub flash: Option<FlashMessage>,
+}
+
+impl<S> FromRequestParts<S> for PageCtx
+where
+    Auth: FromRef<S>,
+    Edge: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let MaybeUser(auth) = MaybeUser::from_request_parts(parts, state).await?;
+        let jar = CookieJar::from_headers(&parts.headers);
+        Ok(Self {
+            auth,
+            flash: flash(&jar),
+        })
+    }
+}
+
+/// Clears the flash cookie once a page has been shown (not on redirects, which carry it on).
+async fn clear_shown_flash(request: Request, next: Next) -> Response {
+    let had_flash = flash(&CookieJar::from_headers(request.headers())).is_some();
+    let response = next.run(request).await;
+    if had_flash && !response.status().is_redirection() {
+        return (clear_flash(CookieJar::new()), response).into_response();
+    }
+    response
+}

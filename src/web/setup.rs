@@ -1,0 +1,91 @@
+//! First-run setup: while no account exists, create the first admin. Afterwards `/setup` is 404.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum_extra::extract::cookie::CookieJar;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::views::{Nav, auth_card, field, form_errors, layout};
+use super::{PageCtx, WebState, paths};
+use crate::auth::{ClientInfo, NewAccount};
+use crate::error::{Error, Result};
+use crate::http::cookies::{set_flash, set_session};
+use crate::http::extract::Form;
+
+pub fn router() -> Router<WebState> {
+    Router::new().route(paths::SETUP, get(setup_page).post(setup_submit))
+}
+
+#[derive(Deserialize, Default)]
+struct SetupForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn setup_form(form: &SetupForm, error: Option<&Error>) -> Markup {
+    auth_card(
+        "Set up Promptyard",
+        "Create the administrator account. You can invite the rest of your team afterwards.",
+        html! {
+            (form_errors(error))
+            form.stack method="post" action=(paths::SETUP) {
+                (field("email", "Email", "email", &form.email, "email", error))
+                (field("name", "Name", "text", &form.name, "name", error))
+                (field("password", "Password", "password", "", "new-password", error))
+                p.hint { "At least 8 characters. A long phrase is easier to remember and harder to guess." }
+                button.button.primary type="submit" { "Create admin account" }
+            }
+        },
+    )
+}
+
+async fn setup_page(State(state): State<WebState>, ctx: PageCtx) -> Result<Markup> {
+    if !state.auth.needs_setup().await? {
+        return Err(Error::NotFound);
+    }
+    Ok(layout(
+        &ctx,
+        "Setup",
+        Nav::None,
+        setup_form(&SetupForm::default(), None),
+    ))
+}
+
+async fn setup_submit(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    client: ClientInfo,
+    jar: CookieJar,
+    Form(form): Form<SetupForm>,
+) -> Result<Response> {
+    if !state.auth.needs_setup().await? {
+        return Err(Error::NotFound);
+    }
+    let result = match NewAccount::parse(&form.email, &form.name, &form.password) {
+        Ok(account) => state.auth.setup(account, &client).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok((_, token)) => {
+            let jar = set_session(jar, &state.edge, &token);
+            let jar = set_flash(jar, false, "Welcome! Your administrator account is ready.");
+            Ok((jar, Redirect::to(paths::HOME)).into_response())
+        }
+        // Lost a race with another setup request: setup no longer exists.
+        Err(Error::Conflict { field: None, .. }) => Err(Error::NotFound),
+        Err(e @ Error::Invalid { .. }) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            layout(&ctx, "Setup", Nav::None, setup_form(&form, Some(&e))),
+        )
+            .into_response()),
+        Err(e) => Err(e),
+    }
+}

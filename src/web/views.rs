@@ -1,0 +1,171 @@
+//! The layout and small view components shared by every page.
+
+use maud::{DOCTYPE, Markup, html};
+use time::OffsetDateTime;
+
+use super::PageCtx;
+use super::paths;
+use crate::error::Error;
+use crate::http::assets::asset_url;
+
+/// Which navigation entry is current.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    /// Home.
+    Home,
+    /// Account.
+    Account,
+    /// Admin.
+    Admin,
+    /// None (login, setup, errors).
+    None,
+}
+
+/// The page frame: header with navigation and the user, flash message, content, footer.
+pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, content: Markup) -> Markup {
+    let user = ctx.auth.as_ref().map(|a| &a.user);
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
+                title { (title) " · Promptyard" }
+                link rel="stylesheet" href=(asset_url("app.css"));
+                link rel="icon" href=(asset_url("favicon.svg")) type="image/svg+xml";
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.topbar {
+                    div.topbar-inner {
+                        a.brand href=(paths::HOME) { span.brand-mark aria-hidden="true" { "▚" } " Promptyard" }
+                        @if let Some(user) = user {
+                            nav.mainnav aria-label="Main" {
+                                (nav_link(paths::HOME, "Home", nav == Nav::Home))
+                                (nav_link(paths::ACCOUNT, "Account", nav == Nav::Account))
+                                @if user.is_admin() {
+                                    (nav_link(paths::ADMIN_USERS, "Admin", nav == Nav::Admin))
+                                }
+                            }
+                            div.usermenu {
+                                span.avatar aria-hidden="true" { (initials(user.name.as_str())) }
+                                span.username { (user.name) }
+                                form method="post" action=(paths::LOGOUT) {
+                                    button.button.ghost type="submit" { "Log out" }
+                                }
+                            }
+                        }
+                    }
+                }
+                main #main.container {
+                    @if let Some(flash) = &ctx.flash {
+                        @if flash.is_error {
+                            div.flash.flash-error role="alert" { (flash.text) }
+                        } @else {
+                            div.flash.flash-ok role="status" { (flash.text) }
+                        }
+                    }
+                    (content)
+                }
+                footer.footer {
+                    "Promptyard " (env!("CARGO_PKG_VERSION")) " · self-hosted prompt engineering"
+                }
+            }
+        }
+    }
+}
+
+fn nav_link(href: &str, label: &str, current: bool) -> Markup {
+    html! {
+        @if current {
+            a href=(href) aria-current="page" { (label) }
+        } @else {
+            a href=(href) { (label) }
+        }
+    }
+}
+
+/// Up to two initials for the avatar bubble.
+pub fn initials(name: &str) -> String {
+    name.split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .take(2)
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+/// A centered card for the pages shown before login (setup, login, register).
+pub fn auth_card(title: &str, lead: &str, content: Markup) -> Markup {
+    html! {
+        section.auth-card {
+            h1 { (title) }
+            p.lead { (lead) }
+            (content)
+        }
+    }
+}
+
+/// The message of a form error, shown above the form.
+pub fn form_errors(error: Option<&Error>) -> Markup {
+    html! {
+        @if let Some(e) = error {
+            div.flash.flash-error role="alert" { (sentence(&e.to_string())) }
+        }
+    }
+}
+
+/// A labelled input; marks itself invalid when `error` concerns it.
+pub fn field(
+    name: &str,
+    label: &str,
+    kind: &str,
+    value: &str,
+    autocomplete: &str,
+    error: Option<&Error>,
+) -> Markup {
+    let invalid = error.and_then(Error::field) == Some(name);
+    let max = if kind == "password" { 1024 } else { 254 };
+    html! {
+        div.field {
+            label for=(name) { (label) }
+            input #(name) name=(name) type=(kind) value=(value) autocomplete=(autocomplete)
+                maxlength=(max) required
+                aria-invalid=[invalid.then_some("true")]
+                aria-describedby=[invalid.then(|| format!("{name}-error"))];
+            @if invalid {
+                @if let Some(e) = error {
+                    p.field-error id=(format!("{name}-error")) { (sentence(&e.to_string())) }
+                }
+            }
+        }
+    }
+}
+
+/// Capitalises a message and ends it with a full stop.
+pub fn sentence(s: &str) -> String {
+    let mut chars = s.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+/// A timestamp as `2026-11-25 07:25 UTC`, with the exact time in a `<time>` element.
+pub fn when(t: OffsetDateTime) -> Markup {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    let text = t.format(&fmt).unwrap_or_default();
+    let iso = t
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    html! { time datetime=(iso) { (text) } }
+}
+
+/// An inline SVG-free empty state line.
+pub fn empty(text: &str) -> Markup {
+    html! { p.empty { (text) } }
+}
