@@ -225,6 +225,7 @@ impl Config {
             check_keys(&tree, &known_keys(), "", &origin)?;
         }
         let mut warnings = Vec::new();
+        let mut from_env: BTreeMap<String, String> = BTreeMap::new();
         let known = known_keys();
         for (name, value) in env {
             let Some(rest) = name.strip_prefix("PROMPTYARD_") else {
@@ -236,14 +237,27 @@ impl Config {
             let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
             let key = path.join(".");
             match known.get(&key) {
-                Some(kind) => set_path(&mut tree, &path, typed_value(kind, &value)),
+                Some(&"table") => warnings.push(format!(
+                    "ignoring environment variable {name}: `{key}` is a section, not a key"
+                )),
+                Some(kind) => {
+                    set_path(&mut tree, &path, typed_value(kind, &value));
+                    from_env.insert(key, name.clone());
+                }
                 None => warnings.push(format!(
                     "ignoring environment variable {name}: `{key}` is not a configuration key"
                 )),
             }
         }
         let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(tree))
-            .map_err(|e| ConfigError::new(&origin, e.path().to_string(), e.inner().to_string()))?;
+            .map_err(|e| {
+                let key = e.path().to_string();
+                let origin = from_env
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| origin.clone());
+                ConfigError::new(origin, key, e.inner().to_string())
+            })?;
         if let Some(listen) = &overrides.listen {
             config.listen = listen.clone();
         }
@@ -535,6 +549,10 @@ mod tests {
         assert!(loaded.config.http.trust_forwarded_for);
         assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
         assert!(loaded.warnings[0].contains("PROMPTYARD_NOPE"));
+
+        let err = load_str("", &[("PROMPTYARD_AUTH__REGISTRATION", "bogus")]).expect_err("bad env");
+        assert_eq!(err.origin, "PROMPTYARD_AUTH__REGISTRATION");
+        assert_eq!(err.key, "auth.registration");
 
         let overrides = Overrides {
             listen: Some("127.0.0.1:3".into()),

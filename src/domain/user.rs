@@ -123,6 +123,9 @@ impl DisplayName {
                 "a name cannot contain control characters",
             ));
         }
+        if s.contains('\u{FFFD}') {
+            return Err(Error::invalid("name", "the name is not valid UTF-8 text"));
+        }
         Ok(Self(s.to_owned()))
     }
 
@@ -282,6 +285,7 @@ mod tests {
     fn name_and_password_rules() {
         assert!(DisplayName::parse("  ").is_err());
         assert!(DisplayName::parse("a\u{0007}b").is_err());
+        assert!(DisplayName::parse("a\u{FFFD}b").is_err());
         assert!(DisplayName::parse(&"é".repeat(100)).is_ok());
         assert!(DisplayName::parse(&"é".repeat(101)).is_err());
         assert!(Password::parse("short", "password").is_err());

@@ -136,10 +136,8 @@ fn form_error(rejection: FormRejection, limit_kib: usize) -> Error {
         }
         other => other.body_text(),
     };
-    Error::Invalid {
-        field: field_of(&detail),
-        message: humanize(&detail),
-    }
+    let (field, message) = describe(&detail);
+    Error::Invalid { field, message }
 }
 
 /// `axum::Json` with rejections in our format.
@@ -170,34 +168,45 @@ fn json_error(rejection: JsonRejection, limit_kib: usize) -> Error {
         JsonRejection::MissingJsonContentType(_) => "send the body as application/json".to_owned(),
         other => other.body_text(),
     };
-    Error::Invalid {
-        field: field_of(&detail),
-        message: humanize(&detail),
-    }
+    let (field, message) = describe(&detail);
+    Error::Invalid { field, message }
 }
 
-/// serde names the field as "missing field `email`" or "... at `email`"; pick it out.
-fn field_of(detail: &str) -> Option<String> {
-    let start = detail.find('`')? + 1;
-    let len = detail[start..].find('`')?;
-    let name = &detail[start..start + len];
-    name.chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-        .then(|| name.to_owned())
-}
-
-/// Drops axum's "Failed to deserialize form body: " style prefixes.
-fn humanize(detail: &str) -> String {
-    let text = detail
-        .rsplit_once(": ")
-        .map(|(_, rest)| rest)
+/// Splits a rejection's text into the field it concerns (when serde named one) and a message.
+///
+/// axum prefixes "Failed to deserialize ...: "; JSON errors then carry the path of the bad value
+/// (`email: invalid type ...`), and serde names missing or unknown fields in backticks.
+fn describe(detail: &str) -> (Option<String>, String) {
+    let text = ["target type: ", "form body: ", "query string: "]
+        .iter()
+        .find_map(|p| detail.split_once(p).map(|(_, rest)| rest))
         .unwrap_or(detail);
-    let text = if text.contains("invalid utf-8") || text.contains("invalid UTF-8") {
-        "the request is not valid UTF-8"
-    } else {
-        text
-    };
-    format!("invalid input: {text}")
+    if text.contains("invalid utf-8") || text.contains("invalid UTF-8") {
+        return (
+            None,
+            "invalid input: the request is not valid UTF-8".to_owned(),
+        );
+    }
+    if let Some((path, rest)) = text.split_once(": ") {
+        let is_path = !path.is_empty()
+            && path != "."
+            && path
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'));
+        if is_path {
+            return (
+                Some(path.to_owned()),
+                format!("invalid input in `{path}`: {rest}"),
+            );
+        }
+    }
+    let field = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|marker| {
+            let rest = &text[text.find(marker)? + marker.len()..];
+            Some(rest[..rest.find('`')?].to_owned())
+        });
+    (field, format!("invalid input: {text}"))
 }
 
 #[cfg(test)]
@@ -206,7 +215,23 @@ mod tests {
 
     #[test]
     fn names_the_field() {
-        assert_eq!(field_of("missing field `email`").as_deref(), Some("email"));
-        assert_eq!(field_of("nothing here"), None);
+        let field = |d: &str| describe(d).0;
+        assert_eq!(
+            field("Failed to deserialize form body: missing field `email`").as_deref(),
+            Some("email")
+        );
+        assert_eq!(
+            field("Failed to deserialize the JSON body into the target type: email: invalid type: integer `5`, expected a string at line 1 column 11").as_deref(),
+            Some("email")
+        );
+        assert_eq!(
+            field("Failed to parse the request body as JSON: EOF while parsing"),
+            None
+        );
+        assert!(
+            describe("x: invalid utf-8 sequence")
+                .1
+                .contains("not valid UTF-8")
+        );
     }
 }

@@ -95,7 +95,7 @@ fn sessions_table(sessions: &[Session], current: SessionId) -> Markup {
                             td { (s.ip.as_deref().unwrap_or("-")) }
                             td { (when(s.created_at)) }
                             td { (when(s.last_seen_at)) }
-                            td.actions {
+                            td { div.row-actions {
                                 @if s.id == current {
                                     span.badge.badge-ok { "This session" }
                                 } @else {
@@ -103,7 +103,7 @@ fn sessions_table(sessions: &[Session], current: SessionId) -> Markup {
                                         button.button.small type="submit" { "Revoke" }
                                     }
                                 }
-                            }
+                            } }
                         }
                     }
                 }

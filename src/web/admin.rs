@@ -121,7 +121,7 @@ fn user_row(u: &User, me: &User) -> Markup {
                 @if u.disabled { span.badge.badge-bad { "Disabled" } } @else { span.badge.badge-ok { "Active" } }
             }
             td { (when(u.created_at)) }
-            td.actions {
+            td { div.row-actions {
                 @if u.id == me.id {
                     span.muted.small { "You" }
                 } @else {
@@ -136,7 +136,7 @@ fn user_row(u: &User, me: &User) -> Markup {
                         }
                     }
                 }
-            }
+            } }
         }
     }
 }

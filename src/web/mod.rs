@@ -89,10 +89,12 @@ where
 
 /// Clears the flash cookie once a page has been shown (not on redirects, which carry it on).
 async fn clear_shown_flash(request: Request, next: Next) -> Response {
-    let had_flash = flash(&CookieJar::from_headers(request.headers())).is_some();
+    let jar = CookieJar::from_headers(request.headers());
+    let had_flash = flash(&jar).is_some();
     let response = next.run(request).await;
     if had_flash && !response.status().is_redirection() {
-        return (clear_flash(CookieJar::new()), response).into_response();
+        // Removal only emits a Set-Cookie for a cookie the jar knows, so use the request's jar.
+        return (clear_flash(jar), response).into_response();
     }
     response
 }

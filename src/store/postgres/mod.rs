@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Row};
 
 use super::{ChangeLog, Store};
 use crate::clock::Clock;
@@ -57,6 +57,14 @@ impl PostgresStore {
             Error::internal(format!("storage.url is not a valid Postgres URL: {e}"))
         })?;
         let place = describe(&options);
+        // One direct connection first: the pool retries until its timeout and then reports only
+        // "timed out", while this surfaces the cause (refused, unknown host, bad credentials).
+        let probe = options
+            .connect()
+            .await
+            .map_err(|e| Error::internal(format!("cannot connect to Postgres {place}: {e}")))?;
+        // The probe did its job; a failure to say goodbye changes nothing.
+        let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -1,0 +1,301 @@
+//! The command line, run as the built binary: check-config, admin commands, the redb lock.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use crate::helpers::TestApp;
+
+fn promptyard(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_promptyard"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("PROMPTYARD_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("PROMPTYARD_")) {
+        cmd.env_remove(k);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+#[test]
+fn check_config_names_a_misspelled_key_and_redacts_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[auth]\nregistraton = \"open\"\n",
+    )
+    .unwrap();
+    let out = promptyard(dir.path(), &["check-config", "--config", "bad.toml"], None);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("auth.registraton") && err.contains("unknown key"),
+        "{err}"
+    );
+    assert!(
+        err.contains("registration"),
+        "the known keys are suggested: {err}"
+    );
+
+    std::fs::write(
+        dir.path().join("good.toml"),
+        "listen = \"127.0.0.1:9999\"\n[storage]\nurl = \"postgres://app:s3cret@db.internal/py\"\n",
+    )
+    .unwrap();
+    let out = promptyard(dir.path(), &["check-config", "--config", "good.toml"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("listen = \"127.0.0.1:9999\""), "{printed}");
+    assert!(
+        printed.contains("app:***@db.internal") && !printed.contains("s3cret"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("[auth]") && printed.contains("registration = \"closed\""),
+        "{printed}"
+    );
+
+    // ./promptyard.toml is read when present, and flags override it.
+    std::fs::write(
+        dir.path().join("promptyard.toml"),
+        "listen = \"127.0.0.1:7000\"\n",
+    )
+    .unwrap();
+    let out = promptyard(
+        dir.path(),
+        &["check-config", "--listen", "127.0.0.1:7001"],
+        None,
+    );
+    assert!(
+        text(&out.stdout).contains("127.0.0.1:7001"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = promptyard(
+        dir.path(),
+        &["check-config", "--config", "missing.toml"],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("missing.toml"));
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["check-config", "--help"],
+        vec!["admin", "--help"],
+        vec!["admin", "create-user", "--help"],
+        vec!["admin", "reset-password", "--help"],
+    ] {
+        let out = promptyard(dir.path(), &args, None);
+        assert!(out.status.success(), "{args:?}");
+        let help = text(&out.stdout);
+        assert!(
+            help.contains("Usage:") && help.len() > 200,
+            "{args:?}: {help}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn admin_commands_provision_accounts_and_refuse_while_the_server_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let out = promptyard(
+        dir.path(),
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+            "--admin",
+            "--password-stdin",
+            "--data-dir",
+            data_arg,
+        ],
+        Some("ops password 1\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("created admin account ops@example.com"));
+
+    let out = promptyard(
+        dir.path(),
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "OPS@example.com",
+            "--name",
+            "Dup",
+            "--data-dir",
+            data_arg,
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("already exists"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = promptyard(
+        dir.path(),
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "gen@example.com",
+            "--name",
+            "Gen",
+            "--data-dir",
+            data_arg,
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let generated = text(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("password: ").map(str::to_owned))
+        .unwrap();
+
+    let app = TestApp::spawn_with(|c| c.data_dir = data.clone()).await;
+    let ops = app.login("ops@example.com", "ops password 1").await;
+    app.login("gen@example.com", &generated).await;
+    assert!(app.is_logged_in(&ops).await);
+
+    // The server holds the redb file: admin commands refuse with a clear message.
+    let out = promptyard(
+        dir.path(),
+        &[
+            "admin",
+            "reset-password",
+            "--email",
+            "ops@example.com",
+            "--password-stdin",
+            "--data-dir",
+            data_arg,
+        ],
+        Some("another password"),
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("in use by another process") && err.contains("stop the running"),
+        "{err}"
+    );
+    app.stop().await;
+
+    let out = promptyard(
+        dir.path(),
+        &[
+            "admin",
+            "reset-password",
+            "--email",
+            "ops@example.com",
+            "--password-stdin",
+            "--data-dir",
+            data_arg,
+        ],
+        Some("another password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = promptyard(
+        dir.path(),
+        &[
+            "admin",
+            "reset-password",
+            "--email",
+            "nobody@example.com",
+            "--password-stdin",
+            "--data-dir",
+            data_arg,
+        ],
+        Some("another password\n"),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no account has the email"));
+
+    let app = TestApp::spawn_with(|c| c.data_dir = data.clone()).await;
+    assert!(
+        !app.is_logged_in(&ops).await,
+        "the reset ended the old session"
+    );
+    app.login("ops@example.com", "another password").await;
+    let actions: Vec<String> = app
+        .store
+        .list_audit_events(None, 50)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(
+        actions.contains(&"user.password_reset".to_owned()),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn serve_starts_on_defaults_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let child = Command::new(env!("CARGO_BIN_EXE_promptyard"))
+        .current_dir(dir.path())
+        .env("PROMPTYARD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PROMPTYARD_LOG__FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(up, "the server did not start");
+    assert!(
+        dir.path().join("data/promptyard.redb").exists(),
+        "data lives under ./data"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "exit after SIGTERM: {:?}", out.status);
+    let log = text(&out.stderr);
+    assert!(
+        log.contains("listening on http://127.0.0.1:") && log.contains("\"level\":\"INFO\""),
+        "{log}"
+    );
+    assert!(log.contains("shutting down"), "{log}");
+}

@@ -1,0 +1,209 @@
+//! `TestApp`: a running server on 127.0.0.1:0 with its own data directory, plus request helpers.
+
+use std::sync::Arc;
+
+use promptyard::App;
+use promptyard::clock::Clock;
+use promptyard::config::Config;
+use promptyard::store::Store;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::redirect::Policy;
+use tokio::sync::oneshot;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub base: String,
+    pub clock: Clock,
+    pub store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.data_dir = dir.path().join("data");
+        config.listen = "127.0.0.1:0".into();
+        adjust(&mut config);
+        let clock = Clock::system();
+        let app = App::build(&config, clock.clone()).await.unwrap();
+        let store = app.store();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel();
+        let server = tokio::spawn(async move {
+            app.serve(listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Self {
+            base: format!("http://{addr}"),
+            clock,
+            store,
+            _dir: dir,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server and waits until it has let go of the store.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects, sends a same-origin
+    /// `Origin` header like a browser posting a form of this site.
+    pub fn browser(&self) -> reqwest::Client {
+        let mut headers = HeaderMap::new();
+        headers.insert("origin", HeaderValue::from_str(&self.base).unwrap());
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap()
+    }
+
+    pub async fn get(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
+        client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post_form(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        self.post_raw(client, path, body.into_bytes()).await
+    }
+
+    pub async fn post_raw(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Runs first-run setup through the form; returns the admin's logged-in client.
+    pub async fn setup_admin(&self) -> reqwest::Client {
+        let client = self.browser();
+        let res = self
+            .post_form(
+                &client,
+                "/setup",
+                &[
+                    ("email", ADMIN_EMAIL),
+                    ("name", "Ada Admin"),
+                    ("password", ADMIN_PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            303,
+            "setup failed: {}",
+            res.text().await.unwrap()
+        );
+        client
+    }
+
+    /// Logs a fresh client in; panics if the login fails.
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Client {
+        let client = self.browser();
+        let res = self
+            .post_form(
+                &client,
+                "/login",
+                &[("email", email), ("password", password)],
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            303,
+            "login failed: {}",
+            res.text().await.unwrap()
+        );
+        client
+    }
+
+    /// Creates a user through the admin form.
+    pub async fn create_user(&self, admin: &reqwest::Client, email: &str, password: &str) {
+        let res = self
+            .post_form(
+                admin,
+                "/admin/users",
+                &[
+                    ("email", email),
+                    ("name", "Uma User"),
+                    ("password", password),
+                ],
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            303,
+            "create failed: {}",
+            res.text().await.unwrap()
+        );
+    }
+
+    /// Whether `client` is logged in, judged by `/account` (200) vs a redirect to login.
+    pub async fn is_logged_in(&self, client: &reqwest::Client) -> bool {
+        let res = self.get(client, "/account").await;
+        match res.status().as_u16() {
+            200 => true,
+            303 => {
+                let to = res.headers()["location"].to_str().unwrap().to_owned();
+                assert!(to.starts_with("/login"), "unexpected redirect to {to}");
+                false
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The `location` header of a redirect.
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}

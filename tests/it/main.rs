@@ -1,0 +1,11 @@
+//! The integration tests: one binary. Each test spawns its own app on an ephemeral port with a
+//! temporary data directory and drives it over HTTP as a browser or script would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod auth;
+mod cli;
+mod edge;
+mod forms;
+mod helpers;
+mod store_conformance;
