@@ -66,15 +66,20 @@ impl IntoResponse for Error {
             message,
             field: self.field().map(str::to_owned),
         };
-        let mut response = status.into_response();
-        if let Error::RateLimited { retry_after_secs } = self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-        }
+        let mut response = with_retry_after(status.into_response(), &self);
         response.extensions_mut().insert(public);
         response
     }
+}
+
+/// Adds `Retry-After` to `response` when `err` is a rate limit.
+pub fn with_retry_after(mut response: Response, err: &Error) -> Response {
+    if let Error::RateLimited { retry_after_secs } = err
+        && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
 }
 
 /// The JSON body for an error.

@@ -78,7 +78,7 @@ pub trait SessionStore {
     /// Ends every session of `user` except `keep`; returns how many ended.
     async fn delete_user_sessions(&self, user: UserId, keep: Option<SessionId>) -> Result<u64>;
 
-    /// Removes sessions whose absolute expiry is before `now`; returns how many.
+    /// Removes sessions whose absolute expiry is at or before `now`; returns how many.
     async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64>;
 }
 

@@ -271,10 +271,10 @@ async fn audit_page(
         .await?;
     let mut names = std::collections::HashMap::new();
     for actor in page.items.iter().filter_map(|e| e.actor) {
-        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(actor) {
-            if let Ok(u) = state.auth.store().get_user(actor).await {
-                slot.insert(u.email.to_string());
-            }
+        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(actor)
+            && let Ok(u) = state.auth.store().get_user(actor).await
+        {
+            slot.insert(u.email.to_string());
         }
     }
     let content = html! {

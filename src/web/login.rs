@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
@@ -15,7 +15,7 @@ use crate::auth::{ClientInfo, NewAccount};
 use crate::config::Registration;
 use crate::error::{Error, Result};
 use crate::http::cookies::{clear_session, session_token, set_flash, set_session};
-use crate::http::error::status_of;
+use crate::http::error::{status_of, with_retry_after};
 use crate::http::extract::Form;
 
 pub fn router() -> Router<WebState> {
@@ -114,13 +114,7 @@ async fn login_submit(
                 Nav::None,
                 login_form(&form, Some(&e), state.registration),
             );
-            let mut response = (status_of(&e), page).into_response();
-            if let Error::RateLimited { retry_after_secs } = e {
-                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                    response.headers_mut().insert(header::RETRY_AFTER, v);
-                }
-            }
-            Ok(response)
+            Ok(with_retry_after((status_of(&e), page).into_response(), &e))
         }
         Err(e) => Err(e),
     }

@@ -29,9 +29,11 @@ impl TestApp {
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.data_dir = dir.path().join("data");
-        config.listen = "127.0.0.1:0".into();
+        let mut config = Config {
+            data_dir: dir.path().join("data"),
+            listen: "127.0.0.1:0".into(),
+            ..Config::default()
+        };
         adjust(&mut config);
         let clock = Clock::system();
         let app = App::build(&config, clock.clone()).await.unwrap();
