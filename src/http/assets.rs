@@ -48,6 +48,20 @@ pub fn asset_url(name: &str) -> String {
     }
 }
 
+/// The `<head>` every page shares: charset, viewport, colour schemes, title, stylesheet, icon.
+pub fn head(title: &str) -> maud::Markup {
+    maud::html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            meta name="color-scheme" content="light dark";
+            title { (title) " · Promptyard" }
+            link rel="stylesheet" href=(asset_url("app.css"));
+            link rel="icon" href=(asset_url("favicon.svg")) type="image/svg+xml";
+        }
+    }
+}
+
 /// Serves `/assets/{file}`; only hashed names are served, with a year of immutable caching.
 pub async fn serve_asset(Path(file): Path<String>) -> Response {
     let Some(file_data) = MANIFEST

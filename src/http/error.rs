@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, html};
 use serde_json::json;
 
-use super::assets::asset_url;
+use super::assets::head;
 use crate::error::Error;
 
 /// What a client may learn about an error.
@@ -146,13 +146,7 @@ pub fn error_page(e: &PublicError, request_id: Option<&str>) -> maud::Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · Promptyard" }
-                link rel="stylesheet" href=(asset_url("app.css"));
-                link rel="icon" href=(asset_url("favicon.svg")) type="image/svg+xml";
-            }
+            (head(title))
             body.error-body {
                 main.error-card {
                     a.brand href="/" { span.brand-mark { "▚" } " Promptyard" }

@@ -64,6 +64,10 @@ pub fn apply<S: Clone + Send + Sync + 'static>(
                 HeaderName::from_static("cross-origin-opener-policy"),
                 "same-origin",
             ))
+            .option_layer(
+                edge.secure_cookies
+                    .then(|| header(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000")),
+            )
             .layer(TimeoutLayer::with_status_code(
                 axum::http::StatusCode::REQUEST_TIMEOUT,
                 timeout,

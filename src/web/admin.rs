@@ -10,9 +10,10 @@ use axum_extra::extract::cookie::CookieJar;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::views::{Nav, empty, field, form_errors, layout, when};
+use super::account_form::AccountForm;
+use super::views::{Nav, empty, form_errors, layout, when};
 use super::{PageCtx, WebState, paths};
-use crate::auth::{Action, Actor, ClientInfo, NewAccount, authorize};
+use crate::auth::{Action, Actor, ClientInfo, authorize};
 use crate::domain::{AuditId, InstanceRole, User, UserId};
 use crate::error::{Error, Result};
 use crate::http::cookies::set_flash;
@@ -31,17 +32,6 @@ const PAGE_SIZE: usize = 50;
 struct PageQuery {
     after: Option<String>,
     before: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-struct CreateForm {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    password: String,
-    admin: Option<String>,
 }
 
 fn admin_tabs(current: &str) -> Markup {
@@ -63,7 +53,7 @@ async fn render_users(
     ctx: &PageCtx,
     me: &User,
     after: Option<UserId>,
-    form: &CreateForm,
+    form: &AccountForm,
     error: Option<&Error>,
 ) -> Result<Markup> {
     let page = state.auth.store().list_users(after, PAGE_SIZE).await?;
@@ -91,9 +81,7 @@ async fn render_users(
                 h2 #create-h { "Create user" }
                 (form_errors(error))
                 form.stack method="post" action=(paths::ADMIN_USERS) {
-                    (field("email", "Email", "email", &form.email, "off", error))
-                    (field("name", "Name", "text", &form.name, "off", error))
-                    (field("password", "Password", "password", "", "new-password", error))
+                    (form.fields(error, false))
                     div.check {
                         input #admin type="checkbox" name="admin" value="on" checked[form.admin.is_some()];
                         label for="admin" { "Administrator" }
@@ -164,7 +152,7 @@ async fn users_page(
         &ctx,
         &auth.user,
         after,
-        &CreateForm::default(),
+        &AccountForm::default(),
         None,
     )
     .await
@@ -176,7 +164,7 @@ async fn create_user(
     CurrentUser(auth): CurrentUser,
     client: ClientInfo,
     jar: CookieJar,
-    Form(form): Form<CreateForm>,
+    Form(form): Form<AccountForm>,
 ) -> Result<Response> {
     authorize(Actor::User(&auth.user), Action::ManageUsers)?;
     let role = if form.admin.is_some() {
@@ -184,7 +172,7 @@ async fn create_user(
     } else {
         InstanceRole::User
     };
-    let result = match NewAccount::parse(&form.email, &form.name, &form.password) {
+    let result = match form.parse() {
         Ok(account) => {
             state
                 .auth

@@ -9,9 +9,10 @@ use axum_extra::extract::cookie::CookieJar;
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::account_form::AccountForm;
 use super::views::{Nav, auth_card, field, form_errors, layout};
 use super::{PageCtx, WebState, paths};
-use crate::auth::{ClientInfo, NewAccount};
+use crate::auth::ClientInfo;
 use crate::config::Registration;
 use crate::error::{Error, Result};
 use crate::http::cookies::{clear_session, session_token, set_flash, set_session};
@@ -129,26 +130,14 @@ async fn logout(State(state): State<WebState>, jar: CookieJar) -> Result<Respons
     Ok((jar, Redirect::to(paths::LOGIN)).into_response())
 }
 
-#[derive(Deserialize, Default)]
-struct RegisterForm {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    password: String,
-}
-
-fn register_form(form: &RegisterForm, error: Option<&Error>) -> Markup {
+fn register_form(form: &AccountForm, error: Option<&Error>) -> Markup {
     auth_card(
         "Create your account",
         "Join this Promptyard instance.",
         html! {
             (form_errors(error))
             form.stack method="post" action=(paths::REGISTER) {
-                (field("email", "Email", "email", &form.email, "email", error))
-                (field("name", "Name", "text", &form.name, "name", error))
-                (field("password", "Password", "password", "", "new-password", error))
+                (form.fields(error, true))
                 button.button.primary type="submit" { "Create account" }
             }
             p.muted { "Already have an account? " a href=(paths::LOGIN) { "Log in" } }
@@ -173,7 +162,7 @@ async fn register_page(State(state): State<WebState>, ctx: PageCtx) -> Result<Re
         &ctx,
         "Register",
         Nav::None,
-        register_form(&RegisterForm::default(), None),
+        register_form(&AccountForm::default(), None),
     )
     .into_response())
 }
@@ -183,10 +172,10 @@ async fn register_submit(
     ctx: PageCtx,
     client: ClientInfo,
     jar: CookieJar,
-    Form(form): Form<RegisterForm>,
+    Form(form): Form<AccountForm>,
 ) -> Result<Response> {
     registration_open(&state)?;
-    let result = match NewAccount::parse(&form.email, &form.name, &form.password) {
+    let result = match form.parse() {
         Ok(account) => state.auth.register(account, &client).await,
         Err(e) => Err(e),
     };

@@ -3,6 +3,7 @@
 //! redirects to it.
 
 mod account;
+mod account_form;
 mod admin;
 mod home;
 mod login;

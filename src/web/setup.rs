@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum_extra::extract::cookie::CookieJar;
 use maud::{Markup, html};
-use serde::Deserialize;
 
-use super::views::{Nav, auth_card, field, form_errors, layout};
+use super::account_form::AccountForm;
+use super::views::{Nav, auth_card, form_errors, layout};
 use super::{PageCtx, WebState, paths};
-use crate::auth::{ClientInfo, NewAccount};
+use crate::auth::ClientInfo;
 use crate::error::{Error, Result};
 use crate::http::cookies::{set_flash, set_session};
 use crate::http::extract::Form;
@@ -20,26 +20,14 @@ pub fn router() -> Router<WebState> {
     Router::new().route(paths::SETUP, get(setup_page).post(setup_submit))
 }
 
-#[derive(Deserialize, Default)]
-struct SetupForm {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    password: String,
-}
-
-fn setup_form(form: &SetupForm, error: Option<&Error>) -> Markup {
+fn setup_form(form: &AccountForm, error: Option<&Error>) -> Markup {
     auth_card(
         "Set up Promptyard",
         "Create the administrator account. You can invite the rest of your team afterwards.",
         html! {
             (form_errors(error))
             form.stack method="post" action=(paths::SETUP) {
-                (field("email", "Email", "email", &form.email, "email", error))
-                (field("name", "Name", "text", &form.name, "name", error))
-                (field("password", "Password", "password", "", "new-password", error))
+                (form.fields(error, true))
                 p.hint { "At least 8 characters. A long phrase is easier to remember and harder to guess." }
                 button.button.primary type="submit" { "Create admin account" }
             }
@@ -55,7 +43,7 @@ async fn setup_page(State(state): State<WebState>, ctx: PageCtx) -> Result<Marku
         &ctx,
         "Setup",
         Nav::None,
-        setup_form(&SetupForm::default(), None),
+        setup_form(&AccountForm::default(), None),
     ))
 }
 
@@ -64,12 +52,12 @@ async fn setup_submit(
     ctx: PageCtx,
     client: ClientInfo,
     jar: CookieJar,
-    Form(form): Form<SetupForm>,
+    Form(form): Form<AccountForm>,
 ) -> Result<Response> {
     if !state.auth.needs_setup().await? {
         return Err(Error::NotFound);
     }
-    let result = match NewAccount::parse(&form.email, &form.name, &form.password) {
+    let result = match form.parse() {
         Ok(account) => state.auth.setup(account, &client).await,
         Err(e) => Err(e),
     };

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use super::PageCtx;
 use super::paths;
 use crate::error::Error;
-use crate::http::assets::asset_url;
+use crate::http::assets::head;
 
 /// Which navigation entry is current.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -27,14 +27,7 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="color-scheme" content="light dark";
-                title { (title) " · Promptyard" }
-                link rel="stylesheet" href=(asset_url("app.css"));
-                link rel="icon" href=(asset_url("favicon.svg")) type="image/svg+xml";
-            }
+            (head(title))
             body {
                 a.skip href="#main" { "Skip to content" }
                 header.topbar {

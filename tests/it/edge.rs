@@ -178,6 +178,7 @@ async fn session_cookie_flags_follow_the_scheme() {
         "{cookie}"
     );
     assert!(!cookie.contains("Secure"), "{cookie}");
+    assert!(res.headers().get("strict-transport-security").is_none());
     // The token in the cookie is not what the store keeps.
     let token = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
     let user = app
@@ -215,6 +216,8 @@ async fn session_cookie_flags_follow_the_scheme() {
         cookie.contains("Secure") && cookie.contains("HttpOnly"),
         "{cookie}"
     );
+    let hsts = res.headers()["strict-transport-security"].to_str().unwrap();
+    assert!(hsts.contains("max-age="), "{hsts}");
 }
 
 #[tokio::test]
