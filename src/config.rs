@@ -256,7 +256,10 @@ impl Config {
                     .get(&key)
                     .cloned()
                     .unwrap_or_else(|| origin.clone());
-                ConfigError::new(origin, key, e.inner().to_string())
+                // toml appends "in `key`" on a second line; the key is already named.
+                let message = e.inner().to_string();
+                let first = message.lines().next().unwrap_or_default().to_owned();
+                ConfigError::new(origin, key, first)
             })?;
         if let Some(listen) = &overrides.listen {
             config.listen = listen.clone();

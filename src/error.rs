@@ -22,7 +22,7 @@ pub enum Error {
         message: String,
     },
     /// The thing asked for does not exist, or the actor may not know that it exists.
-    #[error("not found")]
+    #[error("there is nothing at this address")]
     NotFound,
     /// The request conflicts with what is stored (a taken email, setup already done).
     #[error("{message}")]
