@@ -9,7 +9,6 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Router, middleware};
 use tokio::net::TcpListener;
 
@@ -19,6 +18,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::Edge;
 use crate::http::error::render_for_path;
+use crate::http::routes::{Permission, RouteSpec, Routes};
 use crate::store::{self, StorageUrl, Store};
 use crate::{api, http, web};
 
@@ -27,6 +27,7 @@ pub struct App {
     router: Router,
     store: Arc<dyn Store>,
     auth: Auth,
+    table: Vec<RouteSpec>,
 }
 
 impl App {
@@ -46,22 +47,28 @@ impl App {
         let auth = Auth::new(store.clone(), clock, &config.auth)?;
         let edge = Edge::from_config(config);
 
-        let web = web::router(web::WebState {
+        let (web, web_table) = web::router(web::WebState {
             auth: auth.clone(),
             edge: edge.clone(),
             registration: config.auth.registration,
         });
-        let api = api::router(api::ApiState {
+        let (api, api_table) = api::router(api::ApiState {
             auth: auth.clone(),
             edge: edge.clone(),
         });
-        let health = Router::new()
-            .route("/healthz", get(|| async { "ok" }))
-            .route("/readyz", get(ready))
-            .with_state(store.clone());
-        let router = Router::new()
-            .route("/assets/{file}", get(http::assets::serve_asset))
-            .merge(health)
+        let (health, mut table) = Routes::new(auth.clone(), edge.clone())
+            .get("/healthz", Permission::Public, || async { "ok" })
+            .get("/readyz", Permission::Public, ready)
+            .get(
+                "/assets/{file}",
+                Permission::Public,
+                http::assets::serve_asset,
+            )
+            .into_parts();
+        table.extend(web_table);
+        table.extend(api_table);
+        let router = health
+            .with_state(store.clone())
             .merge(api)
             .merge(web)
             .fallback(not_found)
@@ -78,7 +85,13 @@ impl App {
             router,
             store,
             auth,
+            table,
         })
+    }
+
+    /// Every route with the permission it requires, for the route x role test.
+    pub fn route_table(&self) -> &[RouteSpec] {
+        &self.table
     }
 
     /// The store, for tests and commands.
@@ -119,8 +132,7 @@ async fn janitor(auth: Auth) {
     loop {
         tick.tick().await;
         auth.limiter().retain_recent();
-        let now = auth.clock().now();
-        match auth.store().delete_expired_sessions(now).await {
+        match auth.purge_expired_sessions().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "removed expired sessions"),
             Err(e) => tracing::warn!(error = %e, "session clean-up failed"),

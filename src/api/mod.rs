@@ -11,6 +11,7 @@ use axum::middleware;
 use crate::auth::Auth;
 use crate::http::Edge;
 use crate::http::error::json_errors;
+use crate::http::routes::{RouteSpec, Routes};
 
 /// What the API handlers need.
 #[derive(Clone)]
@@ -33,10 +34,12 @@ impl FromRef<ApiState> for Edge {
     }
 }
 
-/// All `/api` routes.
-pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .merge(session::router())
+/// All `/api` routes, and their route table.
+pub fn router(state: ApiState) -> (Router, Vec<RouteSpec>) {
+    let r = Routes::new(state.auth.clone(), state.edge.clone());
+    let (router, table) = session::routes(r).into_parts();
+    let router = router
         .layer(middleware::from_fn(json_errors))
-        .with_state(state)
+        .with_state(state);
+    (router, table)
 }

@@ -1,28 +1,28 @@
 //! `/api/session`: log in and out with JSON, and `/api/me`.
 
+use axum::Json as JsonResponse;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json as JsonResponse, Router};
 use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
 
 use super::ApiState;
-use crate::auth::ClientInfo;
+use crate::auth::{Action, ClientInfo};
 use crate::domain::User;
 use crate::error::Result;
 use crate::http::cookies::{clear_session, session_token, set_session};
 use crate::http::extract::{CurrentUser, Json};
+use crate::http::routes::{Permission, Routes};
 
 /// Route paths.
 pub const SESSION: &str = "/api/session";
 /// The current user.
 pub const ME: &str = "/api/me";
 
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route(SESSION, post(login).delete(logout))
-        .route(ME, get(me))
+pub fn routes(r: Routes<ApiState>) -> Routes<ApiState> {
+    r.post(SESSION, Permission::Public, login)
+        .delete(SESSION, Permission::Public, logout)
+        .get(ME, Permission::Instance(Action::ManageOwnAccount), me)
 }
 
 #[derive(Deserialize)]

@@ -180,12 +180,20 @@ impl Auth {
         change: PasswordChange,
         client: &ClientInfo,
     ) -> Result<SessionToken> {
+        // Guessing the current password from a stolen session counts against the same
+        // per-account budget as logins.
+        self.limiter.check(&client.ip, &user.email.normalized())?;
         let ok = change.current.len() <= Password::MAX_BYTES
             && self
                 .hasher
                 .verify(user.password_hash.as_deref(), &change.current)
                 .await?;
         if !ok {
+            let event = NewAuditEvent::new(Some(user.id), "password_change.failed")
+                .target(format!("user:{}", user.id))
+                .ip(Some(client.ip.clone()))
+                .detail("wrong current password");
+            self.store.create_audit_event(event).await?;
             return Err(Error::invalid(
                 "current_password",
                 "the current password is wrong",

@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub use accounts::{NewAccount, PasswordChange};
 pub use limiter::LoginLimiter;
 pub use password::Hasher;
-pub use policy::{Action, Actor, authorize};
+pub use policy::{Action, Actor, Resource, authorize};
 pub use sessions::{Authenticated, ClientInfo};
 
 use crate::clock::Clock;

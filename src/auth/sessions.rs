@@ -35,9 +35,18 @@ impl Auth {
         password: &str,
         client: &ClientInfo,
     ) -> Result<(User, SessionToken)> {
+        // An input no account can have (too long, control characters) is looked up nowhere and
+        // kept nowhere: it shares one limiter key and one audit target, so it cannot grow either.
         let key = email.trim().to_lowercase();
+        let plausible =
+            key.len() <= crate::domain::Email::MAX_LEN && !key.chars().any(char::is_control);
+        let key = if plausible {
+            key
+        } else {
+            "(invalid)".to_owned()
+        };
         self.limiter.check(&client.ip, &key)?;
-        let user = match key.len() <= crate::domain::Email::MAX_LEN {
+        let user = match plausible {
             true => self.store.find_user_by_email(&key).await?,
             false => None,
         };
@@ -86,8 +95,12 @@ impl Auth {
                 .as_ref()
                 .map(|ua| ua.chars().take(200).collect()),
         };
-        self.store.create_session(session).await?;
-        Ok(token)
+        match self.store.create_session(session).await {
+            Ok(()) => Ok(token),
+            // Disabled (or deleted) while the password was being checked.
+            Err(Error::Conflict { .. }) => Err(Error::BadCredentials),
+            Err(e) => Err(e),
+        }
     }
 
     /// The user behind a session token, if the session is live and the user enabled.
@@ -116,6 +129,22 @@ impl Auth {
             self.store.touch_session(session.token_hash, now).await?;
         }
         Ok(Some(Authenticated { user, session }))
+    }
+
+    /// The user's sessions that are still live, newest first.
+    pub async fn list_live_sessions(&self, user: crate::domain::UserId) -> Result<Vec<Session>> {
+        let now = self.clock.now();
+        let mut sessions = self.store.list_sessions(user).await?;
+        sessions.retain(|s| s.is_live(now, self.idle));
+        Ok(sessions)
+    }
+
+    /// Removes sessions past their absolute or idle expiry; returns how many.
+    pub async fn purge_expired_sessions(&self) -> Result<u64> {
+        let now = self.clock.now();
+        self.store
+            .delete_expired_sessions(now, now - self.idle)
+            .await
     }
 
     /// Ends the session behind `token`, if any.

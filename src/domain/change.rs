@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 pub enum ChangeKind {
     /// A user account (names appear in search results).
     User,
+    /// A workspace.
+    Workspace,
+    /// A template (any version or label change).
+    Template,
 }
 
 impl ChangeKind {
@@ -16,6 +20,8 @@ impl ChangeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::User => "user",
+            Self::Workspace => "workspace",
+            Self::Template => "template",
         }
     }
 
@@ -23,6 +29,8 @@ impl ChangeKind {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "user" => Some(Self::User),
+            "workspace" => Some(Self::Workspace),
+            "template" => Some(Self::Template),
             _ => None,
         }
     }

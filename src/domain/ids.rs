@@ -53,3 +53,15 @@ id_type!(
     /// A login session; the public handle used to list and revoke it, never the token.
     SessionId
 );
+id_type!(
+    /// A workspace (personal or shared).
+    WorkspaceId
+);
+id_type!(
+    /// A workspace invite.
+    InviteId
+);
+id_type!(
+    /// A prompt template.
+    TemplateId
+);

@@ -5,13 +5,20 @@ pub mod audit;
 pub mod change;
 pub mod ids;
 pub mod session;
+pub mod template;
 pub mod user;
+pub mod variables;
+pub mod workspace;
 
 pub use audit::{AuditEvent, NewAuditEvent};
 pub use change::{Change, ChangeKind};
-pub use ids::{AuditId, SessionId, UserId};
+pub use ids::{AuditId, InviteId, SessionId, TemplateId, UserId, WorkspaceId};
 pub use session::{Session, SessionToken, TokenHash};
+pub use template::{
+    ModelDefaults, NewTemplate, SaveOutcome, Template, TemplateContent, TemplateVersion,
+};
 pub use user::{DisplayName, Email, InstanceRole, NewUser, Password, User, UserUpdate};
+pub use workspace::{Invite, Member, MemberView, Role, Workspace, WorkspaceName};
 
 /// A page of results plus the cursor for the next page, if there is one.
 #[derive(Debug, Clone)]

@@ -235,6 +235,14 @@ pub struct NewUser {
     pub password_hash: Option<String>,
 }
 
+/// The refusal to demote or disable the last enabled administrator.
+pub fn last_admin() -> Error {
+    Error::conflict(
+        "user",
+        "this is the last active administrator; make someone else an administrator first",
+    )
+}
+
 /// A change to a user; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
 pub struct UserUpdate {
@@ -249,6 +257,14 @@ pub struct UserUpdate {
 }
 
 impl UserUpdate {
+    /// Whether applying this update takes an enabled admin out of service (demotion or disable);
+    /// the store refuses that for the last one.
+    pub fn removes_admin(&self, user: &User) -> bool {
+        user.is_admin()
+            && !user.disabled
+            && (self.role == Some(InstanceRole::User) || self.disabled == Some(true))
+    }
+
     /// Whether applying this update must end the user's sessions: a new password or a disable.
     pub fn ends_sessions(&self) -> bool {
         self.password_hash.is_some() || self.disabled == Some(true)

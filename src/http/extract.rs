@@ -27,13 +27,21 @@ where
     Edge: FromRef<S>,
     S: Send + Sync,
 {
+    authenticated_user(parts, &Auth::from_ref(state), &Edge::from_ref(state)).await
+}
+
+/// The request's logged-in user, looked up once per request and cached in its extensions.
+pub async fn authenticated_user(
+    parts: &mut Parts,
+    auth: &Auth,
+    edge: &Edge,
+) -> Result<Option<Authenticated>, Error> {
     if let Some(found) = parts.extensions.get::<Option<Authenticated>>() {
         return Ok(found.clone());
     }
-    let edge = Edge::from_ref(state);
     let jar = CookieJar::from_headers(&parts.headers);
-    let found = match session_token(&jar, &edge) {
-        Some(token) => Auth::from_ref(state).authenticate(&token).await?,
+    let found = match session_token(&jar, edge) {
+        Some(token) => auth.authenticate(&token).await?,
         None => None,
     };
     parts.extensions.insert(found.clone());

@@ -9,6 +9,7 @@ pub mod cookies;
 pub mod error;
 pub mod extract;
 pub mod middleware;
+pub mod routes;
 
 /// Settings of the edge that requests need, from the configuration.
 #[derive(Clone, Debug)]

@@ -14,8 +14,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    AuditEvent, AuditId, Change, NewAuditEvent, NewUser, Page, Session, SessionId, TokenHash, User,
-    UserId, UserUpdate,
+    AuditEvent, AuditId, Change, Invite, InviteId, Member, MemberView, NewAuditEvent, NewTemplate,
+    NewUser, Page, Role, SaveOutcome, Session, SessionId, Template, TemplateContent, TemplateId,
+    TemplateVersion, TokenHash, User, UserId, UserUpdate, Workspace, WorkspaceId, WorkspaceName,
 };
 use crate::error::Result;
 
@@ -60,7 +61,8 @@ pub trait UserStore {
 /// Login sessions, keyed by the hash of their token.
 #[async_trait]
 pub trait SessionStore {
-    /// Stores a new session.
+    /// Stores a new session, checking in the same transaction that its user exists and is not
+    /// disabled (`Conflict` otherwise), so a login racing a disable cannot outlive it.
     async fn create_session(&self, session: Session) -> Result<()>;
 
     /// The session with this token hash, if any (expired ones too; the caller checks).
@@ -78,8 +80,13 @@ pub trait SessionStore {
     /// Ends every session of `user` except `keep`; returns how many ended.
     async fn delete_user_sessions(&self, user: UserId, keep: Option<SessionId>) -> Result<u64>;
 
-    /// Removes sessions whose absolute expiry is at or before `now`; returns how many.
-    async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64>;
+    /// Removes sessions whose absolute expiry is at or before `now`, or that were last seen at
+    /// or before `idle_before`; returns how many.
+    async fn delete_expired_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_before: OffsetDateTime,
+    ) -> Result<u64>;
 }
 
 /// The audit log.
@@ -96,6 +103,174 @@ pub trait AuditStore {
     ) -> Result<Page<AuditEvent, AuditId>>;
 }
 
+/// Workspaces, memberships and invites.
+#[async_trait]
+pub trait WorkspaceStore {
+    /// Creates a shared workspace with `owner` as its owner, and records `audit`.
+    async fn create_workspace(
+        &self,
+        name: WorkspaceName,
+        owner: UserId,
+        audit: NewAuditEvent,
+    ) -> Result<Workspace>;
+
+    /// The user's personal workspace, created (with them as owner) if they have none yet.
+    /// Concurrent calls for one user make exactly one.
+    async fn ensure_personal_workspace(
+        &self,
+        user: UserId,
+        name: WorkspaceName,
+    ) -> Result<Workspace>;
+
+    /// One workspace or `NotFound`.
+    async fn get_workspace(&self, id: WorkspaceId) -> Result<Workspace>;
+
+    /// The workspaces `user` belongs to with their role, personal first, then by name.
+    async fn list_workspaces_for(&self, user: UserId) -> Result<Vec<(Workspace, Role)>>;
+
+    /// Renames a workspace.
+    async fn rename_workspace(
+        &self,
+        id: WorkspaceId,
+        name: WorkspaceName,
+        audit: NewAuditEvent,
+    ) -> Result<Workspace>;
+
+    /// Deletes a workspace with its members, invites, templates, versions and labels.
+    async fn delete_workspace(&self, id: WorkspaceId, audit: NewAuditEvent) -> Result<()>;
+
+    /// The membership of `user` in `workspace`, if any.
+    async fn find_member(&self, workspace: WorkspaceId, user: UserId) -> Result<Option<Member>>;
+
+    /// Members with their names, owners first, then by name.
+    async fn list_members(&self, workspace: WorkspaceId) -> Result<Vec<MemberView>>;
+
+    /// Changes a member's role. Demoting the last owner is a `Conflict` and changes nothing.
+    async fn update_member_role(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        role: Role,
+        audit: NewAuditEvent,
+    ) -> Result<Member>;
+
+    /// Removes a member. Removing the last owner is a `Conflict` and changes nothing.
+    async fn remove_member(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+        audit: NewAuditEvent,
+    ) -> Result<()>;
+
+    /// Stores a new invite.
+    async fn create_invite(&self, invite: Invite, audit: NewAuditEvent) -> Result<()>;
+
+    /// The invite with this token hash, if any.
+    async fn find_invite(&self, token_hash: TokenHash) -> Result<Option<Invite>>;
+
+    /// Invites of a workspace that are neither used nor expired at `now`, newest first.
+    async fn list_open_invites(
+        &self,
+        workspace: WorkspaceId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Invite>>;
+
+    /// Revokes an invite of `workspace`; `NotFound` if it has no such invite.
+    async fn delete_invite(
+        &self,
+        workspace: WorkspaceId,
+        id: InviteId,
+        audit: NewAuditEvent,
+    ) -> Result<()>;
+
+    /// Uses the invite for `user` at `now`, in one transaction: `NotFound` if it does not exist,
+    /// is used or expired; `Conflict` if `user` is already a member (the invite stays open).
+    async fn accept_invite(
+        &self,
+        token_hash: TokenHash,
+        user: UserId,
+        now: OffsetDateTime,
+        audit: NewAuditEvent,
+    ) -> Result<Member>;
+}
+
+/// Templates, their immutable versions and labels.
+#[async_trait]
+pub trait TemplateStore {
+    /// Creates a template with version 1.
+    async fn create_template(
+        &self,
+        new: NewTemplate,
+        audit: NewAuditEvent,
+    ) -> Result<(Template, TemplateVersion)>;
+
+    /// Creates a template with all of `versions` (numbered from 1, in order) and `labels`;
+    /// for import.
+    async fn import_template(
+        &self,
+        workspace: Option<WorkspaceId>,
+        versions: Vec<(TemplateContent, String)>,
+        labels: Vec<(String, u32)>,
+        author: Option<UserId>,
+        audit: NewAuditEvent,
+    ) -> Result<Template>;
+
+    /// One template or `NotFound`.
+    async fn get_template(&self, id: TemplateId) -> Result<Template>;
+
+    /// The templates of a workspace, or the system templates for `None`, by name.
+    async fn list_templates(&self, workspace: Option<WorkspaceId>) -> Result<Vec<Template>>;
+
+    /// Saves a new version edited from `base_version`. If that is no longer the latest,
+    /// nothing is saved and the latest version is returned as `Stale`.
+    async fn save_version(
+        &self,
+        id: TemplateId,
+        base_version: u32,
+        content: TemplateContent,
+        message: String,
+        author: Option<UserId>,
+    ) -> Result<SaveOutcome>;
+
+    /// Every version, newest first.
+    async fn list_versions(&self, id: TemplateId) -> Result<Vec<TemplateVersion>>;
+
+    /// One version or `NotFound`.
+    async fn get_version(&self, id: TemplateId, version: u32) -> Result<TemplateVersion>;
+
+    /// Points `label` at `version` (which must exist), creating or moving it.
+    async fn set_label(
+        &self,
+        id: TemplateId,
+        label: &str,
+        version: u32,
+        audit: NewAuditEvent,
+    ) -> Result<Template>;
+
+    /// Removes a label; `NotFound` if the template has no such label.
+    async fn delete_label(
+        &self,
+        id: TemplateId,
+        label: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Template>;
+
+    /// Moves a template to another workspace, keeping its versions and labels.
+    async fn move_template(
+        &self,
+        id: TemplateId,
+        to: WorkspaceId,
+        audit: NewAuditEvent,
+    ) -> Result<Template>;
+
+    /// Deletes a template with its versions and labels.
+    async fn delete_template(&self, id: TemplateId, audit: NewAuditEvent) -> Result<()>;
+
+    /// Creates the built-in system templates and marks them seeded, in one transaction;
+    /// does nothing if they were seeded before (so ones an admin deleted stay deleted).
+    async fn seed_system_templates(&self, templates: Vec<TemplateContent>) -> Result<()>;
+}
+
 /// The change log that derived indexes follow.
 #[async_trait]
 pub trait ChangeLog {
@@ -105,7 +280,17 @@ pub trait ChangeLog {
 
 /// Everything the application needs from storage.
 #[async_trait]
-pub trait Store: UserStore + SessionStore + AuditStore + ChangeLog + Send + Sync + 'static {
+pub trait Store:
+    UserStore
+    + SessionStore
+    + AuditStore
+    + WorkspaceStore
+    + TemplateStore
+    + ChangeLog
+    + Send
+    + Sync
+    + 'static
+{
     /// Whether the store answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 

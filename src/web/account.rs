@@ -1,29 +1,29 @@
 //! The user's own account: name, password, and the list of their sessions with revoke.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::views::{Nav, field, layout, when};
 use super::{PageCtx, WebState, paths};
-use crate::auth::{Action, Actor, Authenticated, ClientInfo, PasswordChange, authorize};
+use crate::http::routes::{Permission, Routes};
+
+use crate::auth::{Action, Authenticated, ClientInfo, PasswordChange};
 use crate::domain::{DisplayName, Password, Session, SessionId};
 use crate::error::{Error, Result};
 use crate::http::cookies::{set_flash, set_session};
 use crate::http::extract::{CurrentUser, Form};
 
-pub fn router() -> Router<WebState> {
-    Router::new()
-        .route(paths::ACCOUNT, get(account_page))
-        .route(paths::ACCOUNT_NAME, post(rename))
-        .route(paths::ACCOUNT_PASSWORD, post(change_password))
-        .route(paths::ACCOUNT_SESSION_REVOKE, post(revoke_session))
-        .route(paths::ACCOUNT_SESSIONS_REVOKE_OTHERS, post(revoke_others))
+pub fn routes(r: Routes<WebState>) -> Routes<WebState> {
+    let own = Permission::Instance(Action::ManageOwnAccount);
+    r.get(paths::ACCOUNT, own, account_page)
+        .post(paths::ACCOUNT_NAME, own, rename)
+        .post(paths::ACCOUNT_PASSWORD, own, change_password)
+        .post(paths::ACCOUNT_SESSION_REVOKE, own, revoke_session)
+        .post(paths::ACCOUNT_SESSIONS_REVOKE_OTHERS, own, revoke_others)
 }
 
 /// Which form an error belongs to.
@@ -39,7 +39,7 @@ async fn render(
     auth: &Authenticated,
     error: Option<(Section, &Error)>,
 ) -> Result<Markup> {
-    let sessions = state.auth.store().list_sessions(auth.user.id).await?;
+    let sessions = state.auth.list_live_sessions(auth.user.id).await?;
     let err_in = |s: Section| error.filter(|(sec, _)| *sec == s).map(|(_, e)| e);
     let content = html! {
         h1 { "Account" }
@@ -138,7 +138,6 @@ async fn account_page(
     ctx: PageCtx,
     CurrentUser(auth): CurrentUser,
 ) -> Result<Markup> {
-    authorize(Actor::User(&auth.user), Action::ManageOwnAccount)?;
     render(&state, &ctx, &auth, None).await
 }
 
@@ -156,7 +155,6 @@ async fn rename(
     jar: CookieJar,
     Form(form): Form<NameForm>,
 ) -> Result<Response> {
-    authorize(Actor::User(&auth.user), Action::ManageOwnAccount)?;
     let result = match DisplayName::parse(&form.name) {
         Ok(name) => state.auth.rename(&auth.user, name, Some(client.ip)).await,
         Err(e) => Err(e),
@@ -192,7 +190,6 @@ async fn change_password(
     jar: CookieJar,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response> {
-    authorize(Actor::User(&auth.user), Action::ManageOwnAccount)?;
     let result = match Password::parse(&form.new_password, "new_password") {
         Ok(new) => {
             let change = PasswordChange {
@@ -231,7 +228,6 @@ async fn revoke_session(
     jar: CookieJar,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    authorize(Actor::User(&auth.user), Action::ManageOwnAccount)?;
     let id: SessionId = id.parse().map_err(|_| Error::NotFound)?;
     // Only the user's own sessions can be found here; another user's id is NotFound.
     state.auth.store().delete_session(auth.user.id, id).await?;
@@ -248,7 +244,6 @@ async fn revoke_others(
     CurrentUser(auth): CurrentUser,
     jar: CookieJar,
 ) -> Result<Response> {
-    authorize(Actor::User(&auth.user), Action::ManageOwnAccount)?;
     let ended = state
         .auth
         .store()

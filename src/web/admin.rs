@@ -1,11 +1,9 @@
 //! Instance administration: users (list, create, disable/enable, admin role) and the audit log.
 //! Every action requires `Action::ManageUsers` and records an audit event.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -13,17 +11,24 @@ use serde::Deserialize;
 use super::account_form::AccountForm;
 use super::views::{Nav, empty, form_errors, layout, when};
 use super::{PageCtx, WebState, paths};
-use crate::auth::{Action, Actor, ClientInfo, authorize};
+use crate::http::routes::{Permission, Routes};
+
+use crate::auth::{Action, ClientInfo};
 use crate::domain::{AuditId, InstanceRole, User, UserId};
 use crate::error::{Error, Result};
 use crate::http::cookies::set_flash;
 use crate::http::extract::{CurrentUser, Form};
 
-pub fn router() -> Router<WebState> {
-    Router::new()
-        .route(paths::ADMIN_USERS, get(users_page).post(create_user))
-        .route(paths::ADMIN_USER_ACTION, post(user_action))
-        .route(paths::ADMIN_AUDIT, get(audit_page))
+pub fn routes(r: Routes<WebState>) -> Routes<WebState> {
+    let users = Permission::Instance(Action::ManageUsers);
+    r.get(paths::ADMIN_USERS, users, users_page)
+        .post(paths::ADMIN_USERS, users, create_user)
+        .post(paths::ADMIN_USER_ACTION, users, user_action)
+        .get(
+            paths::ADMIN_AUDIT,
+            Permission::Instance(Action::ViewAuditLog),
+            audit_page,
+        )
 }
 
 const PAGE_SIZE: usize = 50;
@@ -145,7 +150,6 @@ async fn users_page(
     CurrentUser(auth): CurrentUser,
     Query(q): Query<PageQuery>,
 ) -> Result<Markup> {
-    authorize(Actor::User(&auth.user), Action::ManageUsers)?;
     let after = parse_cursor(q.after.as_deref())?;
     render_users(
         &state,
@@ -166,7 +170,6 @@ async fn create_user(
     jar: CookieJar,
     Form(form): Form<AccountForm>,
 ) -> Result<Response> {
-    authorize(Actor::User(&auth.user), Action::ManageUsers)?;
     let role = if form.admin.is_some() {
         InstanceRole::Admin
     } else {
@@ -202,7 +205,6 @@ async fn user_action(
     jar: CookieJar,
     Path((id, action)): Path<(String, String)>,
 ) -> Result<Response> {
-    authorize(Actor::User(&auth.user), Action::ManageUsers)?;
     let target: UserId = id.parse().map_err(|_| Error::NotFound)?;
     let ip = Some(client.ip);
     let me = &auth.user;
@@ -247,10 +249,8 @@ async fn user_action(
 async fn audit_page(
     State(state): State<WebState>,
     ctx: PageCtx,
-    CurrentUser(auth): CurrentUser,
     Query(q): Query<PageQuery>,
 ) -> Result<Response> {
-    authorize(Actor::User(&auth.user), Action::ViewAuditLog)?;
     let before: Option<AuditId> = parse_cursor(q.before.as_deref())?;
     let page = state
         .auth

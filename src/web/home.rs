@@ -1,17 +1,18 @@
 //! The home page: sends new instances to setup and visitors to login; greets users.
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use maud::html;
 
 use super::views::{Nav, layout};
 use super::{PageCtx, WebState, paths};
+use crate::http::routes::{Permission, Routes};
+
 use crate::error::Result;
 
-pub fn router() -> Router<WebState> {
-    Router::new().route(paths::HOME, get(home_page))
+pub fn routes(r: Routes<WebState>) -> Routes<WebState> {
+    // Public: the home page itself sends visitors to setup or login.
+    r.get(paths::HOME, Permission::Public, home_page)
 }
 
 async fn home_page(State(state): State<WebState>, ctx: PageCtx) -> Result<Response> {

@@ -1,10 +1,8 @@
 //! Login, logout and (when the registration policy is `open`) self-service registration.
 
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -12,6 +10,8 @@ use serde::Deserialize;
 use super::account_form::AccountForm;
 use super::views::{Nav, auth_card, field, form_errors, layout};
 use super::{PageCtx, WebState, paths};
+use crate::http::routes::{Permission, Routes};
+
 use crate::auth::ClientInfo;
 use crate::config::Registration;
 use crate::error::{Error, Result};
@@ -19,11 +19,12 @@ use crate::http::cookies::{clear_session, session_token, set_flash, set_session}
 use crate::http::error::{status_of, with_retry_after};
 use crate::http::extract::Form;
 
-pub fn router() -> Router<WebState> {
-    Router::new()
-        .route(paths::LOGIN, get(login_page).post(login_submit))
-        .route(paths::LOGOUT, post(logout))
-        .route(paths::REGISTER, get(register_page).post(register_submit))
+pub fn routes(r: Routes<WebState>) -> Routes<WebState> {
+    r.get(paths::LOGIN, Permission::Public, login_page)
+        .post(paths::LOGIN, Permission::Public, login_submit)
+        .post(paths::LOGOUT, Permission::Public, logout)
+        .get(paths::REGISTER, Permission::Public, register_page)
+        .post(paths::REGISTER, Permission::Public, register_submit)
 }
 
 #[derive(Deserialize, Default)]

@@ -25,6 +25,7 @@ use crate::http::Edge;
 use crate::http::cookies::{FlashMessage, clear_flash, flash};
 use crate::http::error::html_errors;
 use crate::http::extract::MaybeUser;
+use crate::http::routes::{RouteSpec, Routes};
 
 /// What the web handlers need from the application state.
 #[derive(Clone)]
@@ -49,17 +50,18 @@ impl FromRef<WebState> for Edge {
     }
 }
 
-/// All pages.
-pub fn router(state: WebState) -> Router {
-    Router::new()
-        .merge(home::router())
-        .merge(setup::router())
-        .merge(login::router())
-        .merge(account::router())
-        .merge(admin::router())
+/// All pages, and their route table.
+pub fn router(state: WebState) -> (Router, Vec<RouteSpec>) {
+    let r = Routes::new(state.auth.clone(), state.edge.clone());
+    let r = admin::routes(account::routes(login::routes(setup::routes(home::routes(
+        r,
+    )))));
+    let (router, table) = r.into_parts();
+    let router = router
         .layer(middleware::from_fn(clear_shown_flash))
         .layer(middleware::from_fn(html_errors))
-        .with_state(state)
+        .with_state(state);
+    (router, table)
 }
 
 /// What every page's layout needs: who is logged in and the pending flash message.

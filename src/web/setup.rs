@@ -1,23 +1,27 @@
 //! First-run setup: while no account exists, create the first admin. Afterwards `/setup` is 404.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use axum_extra::extract::cookie::CookieJar;
 use maud::{Markup, html};
 
 use super::account_form::AccountForm;
 use super::views::{Nav, auth_card, form_errors, layout};
 use super::{PageCtx, WebState, paths};
+use crate::http::routes::{Permission, Routes};
+
 use crate::auth::ClientInfo;
 use crate::error::{Error, Result};
 use crate::http::cookies::{set_flash, set_session};
 use crate::http::extract::Form;
 
-pub fn router() -> Router<WebState> {
-    Router::new().route(paths::SETUP, get(setup_page).post(setup_submit))
+pub fn routes(r: Routes<WebState>) -> Routes<WebState> {
+    r.get(paths::SETUP, Permission::Public, setup_page).post(
+        paths::SETUP,
+        Permission::Public,
+        setup_submit,
+    )
 }
 
 fn setup_form(form: &AccountForm, error: Option<&Error>) -> Markup {

@@ -7,8 +7,11 @@
 //! field conflict, never a 500. Connection errors name the host and database, never the password.
 
 mod audit;
+mod rows;
 mod sessions;
+mod templates;
 mod users;
+mod workspaces;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,11 +19,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Row};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Postgres, Row, Transaction};
+use time::OffsetDateTime;
 
 use super::{ChangeLog, Store};
 use crate::clock::Clock;
-use crate::domain::{Change, ChangeKind};
+use crate::domain::{Change, ChangeKind, NewAuditEvent};
 use crate::error::{Error, Result};
 
 /// The schema migrations, embedded at build time.
@@ -108,6 +112,24 @@ async fn append_change(conn: &mut PgConnection, kind: ChangeKind, id: String) ->
         .bind(id)
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// The end of a write transaction: records `audit` (if any), appends `changes` (last, as
+/// [`append_change`] wants) and commits.
+async fn finish(
+    mut tx: Transaction<'static, Postgres>,
+    now: OffsetDateTime,
+    audit: Option<NewAuditEvent>,
+    changes: Vec<(ChangeKind, String)>,
+) -> Result<()> {
+    if let Some(audit) = audit {
+        audit::insert_audit(&mut tx, now, audit).await?;
+    }
+    for (kind, id) in changes {
+        append_change(&mut tx, kind, id).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

@@ -55,9 +55,11 @@ impl TryFrom<SessionRow> for Session {
 #[async_trait]
 impl SessionStore for PostgresStore {
     async fn create_session(&self, session: Session) -> Result<()> {
-        sqlx::query(
+        // Inserts only for an existing, enabled user, so a login racing a disable loses.
+        let done = sqlx::query(
             "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, \
-             ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             ip, user_agent) SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM users \
+             WHERE id = $3 AND NOT disabled",
         )
         .bind(session.id.0)
         .bind(session.token_hash.0.as_slice())
@@ -69,6 +71,12 @@ impl SessionStore for PostgresStore {
         .bind(session.user_agent.as_deref())
         .execute(&self.pool)
         .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::Conflict {
+                field: None,
+                message: "the account is disabled".to_owned(),
+            });
+        }
         Ok(())
     }
 
@@ -125,10 +133,15 @@ impl SessionStore for PostgresStore {
         Ok(done.rows_affected())
     }
 
-    async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64> {
+    async fn delete_expired_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_before: OffsetDateTime,
+    ) -> Result<u64> {
         // `<=` like the redb store: a session is no longer live at its expiry instant.
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
             .bind(now)
+            .bind(idle_before)
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())

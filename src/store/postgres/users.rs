@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{PostgresStore, append_change, audit::insert_audit, to_i64, to_u64};
+use crate::domain::user::last_admin;
 use crate::domain::{
     ChangeKind, DisplayName, Email, InstanceRole, NewAuditEvent, NewUser, Page, User, UserId,
     UserUpdate,
@@ -190,6 +191,18 @@ impl UserStore for PostgresStore {
         audit: NewAuditEvent,
     ) -> Result<User> {
         let mut tx = self.pool.begin().await?;
+        // A role or status change first locks every enabled admin row in id order, so two admins
+        // demoting each other at once are serialised (without deadlock) and the second one sees
+        // the first's change.
+        let admins: Vec<(Uuid,)> = if update.role.is_some() || update.disabled.is_some() {
+            sqlx::query_as(
+                "SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE",
+            )
+            .fetch_all(&mut *tx)
+            .await?
+        } else {
+            Vec::new()
+        };
         let row: Option<UserRow> = sqlx::query_as(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE id = $1 FOR UPDATE"
         ))
@@ -197,6 +210,9 @@ impl UserStore for PostgresStore {
         .fetch_optional(&mut *tx)
         .await?;
         let mut user = User::try_from(row.ok_or(Error::NotFound)?)?;
+        if update.removes_admin(&user) && !admins.iter().any(|(other,)| *other != id.0) {
+            return Err(last_admin());
+        }
         let ends_sessions = update.ends_sessions();
         if let Some(name) = update.name {
             user.name = name;

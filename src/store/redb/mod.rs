@@ -7,7 +7,9 @@
 
 mod audit;
 mod sessions;
+mod templates;
 mod users;
+mod workspaces;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,6 +32,25 @@ const SESSIONS_BY_USER: MultimapTableDefinition<u128, &[u8]> =
     MultimapTableDefinition::new("sessions_by_user");
 const AUDIT: TableDefinition<u128, &[u8]> = TableDefinition::new("audit");
 const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
+const WORKSPACES: TableDefinition<u128, &[u8]> = TableDefinition::new("workspaces");
+/// user -> their personal workspace.
+const PERSONAL_WORKSPACES: TableDefinition<u128, u128> =
+    TableDefinition::new("personal_workspaces");
+/// (workspace, user) -> membership.
+const MEMBERS: TableDefinition<(u128, u128), &[u8]> = TableDefinition::new("members");
+/// (user, workspace) -> (), to list a user's workspaces.
+const MEMBERSHIPS: TableDefinition<(u128, u128), ()> = TableDefinition::new("memberships");
+const INVITES: TableDefinition<u128, &[u8]> = TableDefinition::new("invites");
+const INVITES_BY_TOKEN: TableDefinition<&[u8], u128> = TableDefinition::new("invites_by_token");
+/// (workspace, invite) -> ().
+const INVITES_BY_WORKSPACE: TableDefinition<(u128, u128), ()> =
+    TableDefinition::new("invites_by_workspace");
+const TEMPLATES: TableDefinition<u128, &[u8]> = TableDefinition::new("templates");
+/// (workspace, template) -> (); system templates use workspace 0.
+const TEMPLATES_BY_WORKSPACE: TableDefinition<(u128, u128), ()> =
+    TableDefinition::new("templates_by_workspace");
+/// (template, version) -> the version.
+const VERSIONS: TableDefinition<(u128, u32), &[u8]> = TableDefinition::new("template_versions");
 
 const SCHEMA_VERSION_KEY: &str = "schema_version";
 
@@ -37,7 +58,7 @@ const SCHEMA_VERSION_KEY: &str = "schema_version";
 type UpgradeStep = fn(&WriteTransaction) -> Result<()>;
 
 /// The ordered upgrade steps. Append only: a released step never changes.
-const UPGRADES: &[UpgradeStep] = &[create_initial_tables];
+const UPGRADES: &[UpgradeStep] = &[create_initial_tables, create_workspace_tables];
 
 /// Version 0 -> 1: the tables of the foundation.
 fn create_initial_tables(txn: &WriteTransaction) -> Result<()> {
@@ -47,6 +68,21 @@ fn create_initial_tables(txn: &WriteTransaction) -> Result<()> {
     txn.open_multimap_table(SESSIONS_BY_USER)?;
     txn.open_table(AUDIT)?;
     txn.open_table(CHANGES)?;
+    Ok(())
+}
+
+/// Version 1 -> 2: workspaces, members, invites, templates and versions.
+fn create_workspace_tables(txn: &WriteTransaction) -> Result<()> {
+    txn.open_table(WORKSPACES)?;
+    txn.open_table(PERSONAL_WORKSPACES)?;
+    txn.open_table(MEMBERS)?;
+    txn.open_table(MEMBERSHIPS)?;
+    txn.open_table(INVITES)?;
+    txn.open_table(INVITES_BY_TOKEN)?;
+    txn.open_table(INVITES_BY_WORKSPACE)?;
+    txn.open_table(TEMPLATES)?;
+    txn.open_table(TEMPLATES_BY_WORKSPACE)?;
+    txn.open_table(VERSIONS)?;
     Ok(())
 }
 

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use redb::{ReadableMultimapTable, ReadableTable, WriteTransaction};
 use time::OffsetDateTime;
 
-use super::{RedbStore, SESSIONS, SESSIONS_BY_USER, decode, encode};
-use crate::domain::{Session, SessionId, TokenHash, UserId};
+use super::{RedbStore, SESSIONS, SESSIONS_BY_USER, USERS, decode, encode};
+use crate::domain::{Session, SessionId, TokenHash, User, UserId};
 use crate::error::{Error, Result};
 use crate::store::SessionStore;
 
@@ -42,6 +42,17 @@ impl SessionStore for RedbStore {
     async fn create_session(&self, session: Session) -> Result<()> {
         self.blocking(move |db, _| {
             let txn = db.begin_write()?;
+            let user: Option<User> = {
+                let users = txn.open_table(USERS)?;
+                let found = users.get(session.user_id.0.as_u128())?;
+                found.map(|v| decode(v.value())).transpose()?
+            };
+            if !user.is_some_and(|u| !u.disabled) {
+                return Err(Error::Conflict {
+                    field: None,
+                    message: "the account is disabled".to_owned(),
+                });
+            }
             txn.open_table(SESSIONS)?.insert(
                 session.token_hash.0.as_slice(),
                 encode(&session)?.as_slice(),
@@ -140,7 +151,11 @@ impl SessionStore for RedbStore {
         .await
     }
 
-    async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64> {
+    async fn delete_expired_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_before: OffsetDateTime,
+    ) -> Result<u64> {
         self.blocking(move |db, _| {
             let txn = db.begin_write()?;
             let mut ended = 0;
@@ -151,7 +166,7 @@ impl SessionStore for RedbStore {
                 for entry in sessions.iter()? {
                     let (k, v) = entry?;
                     let s: Session = decode(v.value())?;
-                    if s.expires_at <= now {
+                    if s.expires_at <= now || s.last_seen_at <= idle_before {
                         expired.push((k.value().to_vec(), s.user_id));
                     }
                 }

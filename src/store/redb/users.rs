@@ -8,6 +8,7 @@ use super::{
     sessions::delete_sessions_of,
 };
 use crate::clock::Clock;
+use crate::domain::user::last_admin;
 use crate::domain::{ChangeKind, NewAuditEvent, NewUser, Page, User, UserId, UserUpdate};
 use crate::error::{Error, Result};
 use crate::store::{UserStore, clamp_limit};
@@ -150,6 +151,16 @@ impl UserStore for RedbStore {
         self.blocking(move |db, clock| {
             let txn = db.begin_write()?;
             let mut user = read_user(&txn, id)?;
+            if update.removes_admin(&user) {
+                let mut others = 0;
+                for entry in txn.open_table(USERS)?.iter()? {
+                    let other: User = decode(entry?.1.value())?;
+                    others += usize::from(other.id != id && other.is_admin() && !other.disabled);
+                }
+                if others == 0 {
+                    return Err(last_admin());
+                }
+            }
             let ends_sessions = update.ends_sessions();
             if let Some(name) = update.name {
                 user.name = name;

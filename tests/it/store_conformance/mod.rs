@@ -7,7 +7,9 @@
 
 mod log;
 mod sessions;
+mod templates;
 mod users;
+mod workspaces;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -119,10 +121,21 @@ async fn run_all(fresh: Fresh, backend: &'static str) {
     users::duplicate_email(fresh().await).await;
     users::first_user_race(fresh().await).await;
     users::update_user_rules(fresh().await).await;
+    users::last_admin_stays(fresh().await).await;
     sessions::sessions(fresh().await).await;
     log::audit_events(fresh().await).await;
     users::list_users_paging(fresh().await).await;
     log::change_log(fresh().await).await;
+    workspaces::personal_workspace(fresh().await).await;
+    workspaces::shared_workspaces(fresh().await).await;
+    workspaces::members(fresh().await).await;
+    workspaces::invites(fresh().await).await;
+    workspaces::delete_workspace(fresh().await).await;
+    templates::versions(fresh().await).await;
+    templates::labels_move_delete(fresh().await).await;
+    templates::import(fresh().await).await;
+    templates::system_templates(fresh().await).await;
+    templates::change_log_entries(fresh().await).await;
 }
 
 pub(super) fn new_user(email: &str, name: &str) -> NewUser {

@@ -102,13 +102,41 @@ pub(super) async fn sessions(store: Arc<dyn Store>) {
     at_edge.expires_at = t;
     let mut live = session_for(ann.id, t - Duration::minutes(5));
     live.expires_at = t + Duration::minutes(1);
-    for s in [&expired, &at_edge, &live] {
+    // Idle: not expired, but last seen two hours ago with a one-hour idle cut-off.
+    let mut idle = session_for(ann.id, t - Duration::hours(2));
+    idle.expires_at = t + Duration::days(1);
+    for s in [&expired, &at_edge, &live, &idle] {
         store.create_session(s.clone()).await.unwrap();
     }
-    assert_eq!(store.delete_expired_sessions(t).await.unwrap(), 2);
+    let idle_before = t - Duration::hours(1);
+    assert_eq!(
+        store.delete_expired_sessions(t, idle_before).await.unwrap(),
+        3
+    );
     assert_eq!(store.find_session(expired.token_hash).await.unwrap(), None);
     assert_eq!(store.find_session(at_edge.token_hash).await.unwrap(), None);
+    assert_eq!(store.find_session(idle.token_hash).await.unwrap(), None);
     assert_eq!(store.list_sessions(ann.id).await.unwrap(), vec![live]);
     assert_eq!(store.list_sessions(bob.id).await.unwrap(), vec![bobs]);
-    assert_eq!(store.delete_expired_sessions(t).await.unwrap(), 0);
+    assert_eq!(
+        store.delete_expired_sessions(t, idle_before).await.unwrap(),
+        0
+    );
+
+    // A session for a disabled or unknown user is refused, so a login racing a disable loses.
+    let off = UserUpdate {
+        disabled: Some(true),
+        ..UserUpdate::default()
+    };
+    store
+        .update_user(bob.id, off, audit("user.disable"))
+        .await
+        .unwrap();
+    for user in [bob.id, UserId::new()] {
+        assert!(matches!(
+            store.create_session(session_for(user, t)).await,
+            Err(Error::Conflict { .. })
+        ));
+    }
+    assert!(store.list_sessions(bob.id).await.unwrap().is_empty());
 }

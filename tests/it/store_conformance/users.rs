@@ -137,10 +137,12 @@ pub(super) async fn update_user_rules(store: Arc<dyn Store>) {
         .create_user(new_user("eve@example.org", "Eve"), audit("user.create"))
         .await
         .unwrap();
-    let other = store
-        .create_user(new_user("fay@example.org", "Fay"), audit("user.create"))
-        .await
-        .unwrap();
+    // Fay is an admin, so Eve (promoted below) is never the last one and can be disabled.
+    let fay = NewUser {
+        role: InstanceRole::Admin,
+        ..new_user("fay@example.org", "Fay")
+    };
+    let other = store.create_user(fay, audit("user.create")).await.unwrap();
     let t = now();
     let s1 = session_for(user.id, t - Duration::minutes(2));
     let s2 = session_for(user.id, t - Duration::minutes(1));
@@ -214,9 +216,12 @@ pub(super) async fn update_user_rules(store: Arc<dyn Store>) {
         Some(theirs.clone())
     );
 
-    // Re-enabling does not end a session made since.
+    // A disabled user gets no session; once enabled again they do.
     let s3 = session_for(user.id, now());
-    store.create_session(s3.clone()).await.unwrap();
+    assert!(matches!(
+        store.create_session(s3.clone()).await,
+        Err(Error::Conflict { .. })
+    ));
     let enabled = store
         .update_user(
             user.id,
@@ -226,6 +231,7 @@ pub(super) async fn update_user_rules(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(!enabled.disabled);
+    store.create_session(s3.clone()).await.unwrap();
     assert_eq!(store.list_sessions(user.id).await.unwrap(), vec![s3]);
 
     // A new password ends them.
@@ -300,4 +306,60 @@ pub(super) async fn list_users_paging(store: Arc<dyn Store>) {
     let past_end = store.list_users(Some(created[4].id), 2).await.unwrap();
     assert!(past_end.items.is_empty());
     assert_eq!(past_end.next, None);
+}
+
+pub(super) async fn last_admin_stays(store: Arc<dyn Store>) {
+    let admin = |email: &str| NewUser {
+        role: InstanceRole::Admin,
+        ..new_user(email, "Admin")
+    };
+    let a = store
+        .create_user(admin("a@example.org"), audit("user.create"))
+        .await
+        .unwrap();
+    let demote = || UserUpdate {
+        role: Some(InstanceRole::User),
+        ..UserUpdate::default()
+    };
+    let disable = || UserUpdate {
+        disabled: Some(true),
+        ..UserUpdate::default()
+    };
+    // The only admin can be neither demoted nor disabled; nothing changes.
+    for update in [demote(), disable()] {
+        assert!(matches!(
+            store.update_user(a.id, update, audit("user.role")).await,
+            Err(Error::Conflict { .. })
+        ));
+    }
+    assert_eq!(store.get_user(a.id).await.unwrap(), a);
+
+    // Two admins demoting each other at once leave one admin.
+    let b = store
+        .create_user(admin("b@example.org"), audit("user.create"))
+        .await
+        .unwrap();
+    let barrier = warm_up(&store).await;
+    let mut racers = JoinSet::new();
+    for i in 0..RACERS {
+        let (store, barrier) = (store.clone(), barrier.clone());
+        let target = if i % 2 == 0 { a.id } else { b.id };
+        racers.spawn(async move {
+            barrier.wait().await;
+            store
+                .update_user(target, demote(), audit("user.role"))
+                .await
+        });
+    }
+    while let Some(joined) = racers.join_next().await {
+        match joined.unwrap() {
+            Ok(_) | Err(Error::Conflict { .. }) => {}
+            Err(e) => panic!("unexpected error: {e:?}"),
+        }
+    }
+    let mut admins = 0;
+    for id in [a.id, b.id] {
+        admins += usize::from(store.get_user(id).await.unwrap().is_admin());
+    }
+    assert_eq!(admins, 1);
 }
