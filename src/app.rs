@@ -72,6 +72,7 @@ impl App {
             .merge(api)
             .merge(web)
             .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
             .layer(middleware::from_fn_with_state(
                 edge.clone(),
                 http::middleware::origin_check,
@@ -148,6 +149,15 @@ async fn ready(State(store): State<Arc<dyn Store>>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
         }
     }
+}
+
+/// 405 for a known path with another method, in the face the path belongs to.
+async fn method_not_allowed(request: Request) -> Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok());
+    render_for_path(request.uri().path(), id, Error::MethodNotAllowed)
 }
 
 /// 404 for unknown paths, in the face the path belongs to.

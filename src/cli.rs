@@ -129,7 +129,7 @@ pub fn init_tracing(config: &Config) {
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .with_span_list(false)
+            .with_span_list(true)
             .init();
     } else {
         builder.init();

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub const EXAMPLE: &str = include_str!("../config.example.toml");
 
 /// Environment variables that belong to the command line, not to the config tree.
-const NON_CONFIG_ENV: &[&str] = &["PROMPTYARD_CONFIG", "PROMPTYARD_LOG"];
+const NON_CONFIG_ENV: &[&str] = &["PROMPTYARD_CONFIG", "PROMPTYARD_LOG", "PROMPTYARD_BIN"];
 
 /// The whole configuration.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -311,23 +311,45 @@ impl Config {
             );
         }
         let a = &self.auth;
-        for (key, v) in [
-            ("auth.session_idle_minutes", a.session_idle_minutes),
-            ("auth.session_absolute_hours", a.session_absolute_hours),
+        for (key, v, max) in [
+            (
+                "auth.session_idle_minutes",
+                a.session_idle_minutes,
+                60 * 24 * 366,
+            ),
+            (
+                "auth.session_absolute_hours",
+                a.session_absolute_hours,
+                24 * 366,
+            ),
             (
                 "auth.login_attempts_per_ip",
                 u64::from(a.login_attempts_per_ip),
+                100_000,
             ),
             (
                 "auth.login_attempts_per_account",
                 u64::from(a.login_attempts_per_account),
+                100_000,
             ),
-            ("auth.max_concurrent_hashes", a.max_concurrent_hashes as u64),
-            ("http.body_limit_kib", self.http.body_limit_kib as u64),
-            ("http.request_timeout_secs", self.http.request_timeout_secs),
+            (
+                "auth.max_concurrent_hashes",
+                a.max_concurrent_hashes as u64,
+                64,
+            ),
+            (
+                "http.body_limit_kib",
+                self.http.body_limit_kib as u64,
+                1024 * 1024,
+            ),
+            (
+                "http.request_timeout_secs",
+                self.http.request_timeout_secs,
+                24 * 3600,
+            ),
         ] {
-            if v == 0 {
-                return bad(key, "must be at least 1".to_owned());
+            if v == 0 || v > max {
+                return bad(key, format!("must be between 1 and {max}"));
             }
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
@@ -565,6 +587,32 @@ mod tests {
         let loaded = Config::load(None, env, &overrides).expect("loads");
         assert_eq!(loaded.config.listen, "127.0.0.1:3");
         assert_eq!(loaded.config.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_key() {
+        for (text, key) in [
+            (
+                "[auth]\nsession_absolute_hours = 100000000\n",
+                "auth.session_absolute_hours",
+            ),
+            (
+                "[auth]\nsession_idle_minutes = 0\n",
+                "auth.session_idle_minutes",
+            ),
+            (
+                "[http]\nbody_limit_kib = 18014398509481984\n",
+                "http.body_limit_kib",
+            ),
+            (
+                "[auth]\nmax_concurrent_hashes = 1000\n",
+                "auth.max_concurrent_hashes",
+            ),
+        ] {
+            let err = load_str(text, &[]).expect_err(text);
+            assert_eq!(err.key, key, "{text}");
+            assert!(err.message.contains("between 1 and"), "{err}");
+        }
     }
 
     #[test]

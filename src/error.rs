@@ -35,6 +35,9 @@ pub enum Error {
     /// Login failed: unknown email, wrong password, or a disabled account (not told apart).
     #[error("Wrong email or password.")]
     BadCredentials,
+    /// The path exists but not for this method.
+    #[error("this address does not accept that kind of request")]
+    MethodNotAllowed,
     /// The request body is larger than the configured limit.
     #[error("the request is larger than {limit_kib} KiB")]
     TooLarge {
@@ -108,6 +111,7 @@ impl Error {
             Self::Invalid { .. } => "invalid_input",
             Self::NotFound => "not_found",
             Self::BadCredentials => "bad_credentials",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::TooLarge { .. } => "too_large",
             Self::Conflict { .. } => "conflict",
             Self::Unauthenticated => "unauthenticated",

@@ -10,7 +10,10 @@ use promptyard::config::Config;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let loaded = match Config::load(cli.config.as_deref(), std::env::vars(), &cli.overrides()) {
+    // Variables that are not UTF-8 cannot be ours; skip them rather than fail.
+    let env = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    let loaded = match Config::load(cli.config.as_deref(), env, &cli.overrides()) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("error: invalid configuration: {e}");

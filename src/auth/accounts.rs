@@ -55,7 +55,7 @@ impl Auth {
     }
 
     /// Creates the first admin and logs them in; `Conflict` once any account exists.
-    #[tracing::instrument(skip_all, fields(ip = %client.ip), err(level = "warn"))]
+    #[tracing::instrument(skip_all, fields(ip = %client.ip))]
     pub async fn setup(
         &self,
         account: NewAccount,
@@ -104,7 +104,7 @@ impl Auth {
     }
 
     /// Disables or enables `target`. Disabling ends all of the target's sessions at once.
-    #[tracing::instrument(skip_all, fields(actor = %actor.id, %target, disabled), err(level = "warn"))]
+    #[tracing::instrument(skip_all, fields(actor = %actor.id, %target, disabled))]
     pub async fn set_disabled(
         &self,
         actor: &User,
@@ -173,7 +173,7 @@ impl Auth {
 
     /// Changes the user's own password after checking the current one. Every session of the
     /// user ends; a fresh one is returned for the browser that made the change.
-    #[tracing::instrument(skip_all, fields(user = %user.id), err(level = "warn"))]
+    #[tracing::instrument(skip_all, fields(user = %user.id))]
     pub async fn change_password(
         &self,
         user: &User,

@@ -28,7 +28,7 @@ const TOUCH_EVERY: time::Duration = time::Duration::minutes(1);
 impl Auth {
     /// Checks credentials (limited per address and account) and starts a session.
     /// Unknown email, wrong password and disabled account all answer `BadCredentials`.
-    #[tracing::instrument(skip_all, fields(ip = %client.ip), err(level = "warn"))]
+    #[tracing::instrument(skip_all, fields(ip = %client.ip))]
     pub async fn login(
         &self,
         email: &str,

@@ -43,7 +43,12 @@ pub fn set_session(jar: CookieJar, edge: &Edge, token: &SessionToken) -> CookieJ
 
 /// Removes the session cookie.
 pub fn clear_session(jar: CookieJar, edge: &Edge) -> CookieJar {
-    jar.remove(Cookie::build(session_cookie_name(edge)).path("/"))
+    // Browsers ignore a __Host- cookie without Secure, removals included.
+    jar.remove(
+        Cookie::build(session_cookie_name(edge))
+            .path("/")
+            .secure(edge.secure_cookies),
+    )
 }
 
 /// A one-time message shown on the next page.
@@ -56,7 +61,7 @@ pub struct FlashMessage {
 }
 
 /// Sets a flash message for the next page.
-pub fn set_flash(jar: CookieJar, is_error: bool, text: &str) -> CookieJar {
+pub fn set_flash(jar: CookieJar, edge: &Edge, is_error: bool, text: &str) -> CookieJar {
     let value = format!(
         "{}{}",
         if is_error { 'e' } else { 'i' },
@@ -66,6 +71,7 @@ pub fn set_flash(jar: CookieJar, is_error: bool, text: &str) -> CookieJar {
         Cookie::build((FLASH, value))
             .path("/")
             .http_only(true)
+            .secure(edge.secure_cookies)
             .same_site(SameSite::Lax)
             .max_age(time::Duration::minutes(5)),
     )

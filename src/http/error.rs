@@ -39,6 +39,7 @@ pub fn status_of(err: &Error) -> StatusCode {
         Error::Conflict { .. } => StatusCode::CONFLICT,
         Error::BadCredentials | Error::Unauthenticated => StatusCode::UNAUTHORIZED,
         Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Error::Forbidden | Error::CrossOrigin => StatusCode::FORBIDDEN,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Locked(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -112,6 +112,46 @@ where
     }
 }
 
+/// `axum::extract::Query` with rejections in our format, naming the parameter.
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let (field, message) = describe(&rejection.body_text());
+                Err(Error::Invalid { field, message })
+            }
+        }
+    }
+}
+
+/// `axum::extract::Path` whose rejection (a malformed id, bad UTF-8) is a plain 404: such an
+/// address names nothing.
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Self(value))
+            .map_err(|_| Error::NotFound)
+    }
+}
+
 /// `axum::Form` with rejections in our format.
 pub struct Form<T>(pub T);
 

@@ -7,8 +7,9 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -47,7 +48,9 @@ pub fn apply<S: Clone + Send + Sync + 'static>(
             tracing::info_span!("request", method = %req.method(), route, request_id = id)
         })
         .on_request(())
-        .on_response(DefaultOnResponse::new().level(Level::INFO));
+        .on_response(DefaultOnResponse::new().level(Level::INFO))
+        // A 5xx is logged once, with its cause, where the error becomes a response.
+        .on_failure(());
     let header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
@@ -72,8 +75,18 @@ pub fn apply<S: Clone + Send + Sync + 'static>(
                 axum::http::StatusCode::REQUEST_TIMEOUT,
                 timeout,
             ))
+            .layer(CatchPanicLayer::custom(
+                |_: Box<dyn std::any::Any + Send>| {
+                    tracing::error!("a request handler panicked");
+                    (
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal error",
+                    )
+                        .into_response()
+                },
+            ))
             .layer(axum::extract::DefaultBodyLimit::max(
-                edge.body_limit_kib * 1024,
+                edge.body_limit_kib.saturating_mul(1024),
             )),
     )
 }

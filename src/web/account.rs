@@ -1,6 +1,6 @@
 //! The user's own account: name, password, and the list of their sessions with revoke.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
@@ -15,7 +15,7 @@ use crate::auth::{Action, Authenticated, ClientInfo, PasswordChange};
 use crate::domain::{DisplayName, Password, Session, SessionId};
 use crate::error::{Error, Result};
 use crate::http::cookies::{set_flash, set_session};
-use crate::http::extract::{CurrentUser, Form};
+use crate::http::extract::{CurrentUser, Form, Path};
 
 pub fn routes(r: Routes<WebState>) -> Routes<WebState> {
     let own = Permission::Instance(Action::ManageOwnAccount);
@@ -161,7 +161,7 @@ async fn rename(
     };
     match result {
         Ok(_) => Ok((
-            set_flash(jar, false, "Name saved."),
+            set_flash(jar, &state.edge, false, "Name saved."),
             Redirect::to(paths::ACCOUNT),
         )
             .into_response()),
@@ -208,6 +208,7 @@ async fn change_password(
             let jar = set_session(jar, &state.edge, &token);
             let jar = set_flash(
                 jar,
+                &state.edge,
                 false,
                 "Password changed. Your other sessions have been logged out.",
             );
@@ -236,7 +237,11 @@ async fn revoke_session(
     } else {
         "Session revoked."
     };
-    Ok((set_flash(jar, false, text), Redirect::to(paths::ACCOUNT)).into_response())
+    Ok((
+        set_flash(jar, &state.edge, false, text),
+        Redirect::to(paths::ACCOUNT),
+    )
+        .into_response())
 }
 
 async fn revoke_others(
@@ -253,5 +258,9 @@ async fn revoke_others(
         1 => "1 other session logged out.".to_owned(),
         n => format!("{n} other sessions logged out."),
     };
-    Ok((set_flash(jar, false, &text), Redirect::to(paths::ACCOUNT)).into_response())
+    Ok((
+        set_flash(jar, &state.edge, false, &text),
+        Redirect::to(paths::ACCOUNT),
+    )
+        .into_response())
 }

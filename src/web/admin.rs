@@ -1,7 +1,7 @@
 //! Instance administration: users (list, create, disable/enable, admin role) and the audit log.
 //! Every action requires `Action::ManageUsers` and records an audit event.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
@@ -17,7 +17,7 @@ use crate::auth::{Action, ClientInfo};
 use crate::domain::{AuditId, InstanceRole, User, UserId};
 use crate::error::{Error, Result};
 use crate::http::cookies::set_flash;
-use crate::http::extract::{CurrentUser, Form};
+use crate::http::extract::{CurrentUser, Form, Path, Query};
 
 pub fn routes(r: Routes<WebState>) -> Routes<WebState> {
     let users = Permission::Instance(Action::ManageUsers);
@@ -186,7 +186,12 @@ async fn create_user(
     };
     match result {
         Ok(user) => {
-            let jar = set_flash(jar, false, &format!("Created the account {}.", user.email));
+            let jar = set_flash(
+                jar,
+                &state.edge,
+                false,
+                &format!("Created the account {}.", user.email),
+            );
             Ok((jar, Redirect::to(paths::ADMIN_USERS)).into_response())
         }
         Err(e @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
@@ -236,11 +241,14 @@ async fn user_action(
                 "make-admin" => format!("{} is now an administrator.", user.email),
                 _ => format!("{} is no longer an administrator.", user.email),
             };
-            set_flash(jar, false, &text)
+            set_flash(jar, &state.edge, false, &text)
         }
-        Err(e @ Error::Invalid { .. }) => {
-            set_flash(jar, true, &super::views::sentence(&e.to_string()))
-        }
+        Err(e @ Error::Invalid { .. }) => set_flash(
+            jar,
+            &state.edge,
+            true,
+            &super::views::sentence(&e.to_string()),
+        ),
         Err(e) => return Err(e),
     };
     Ok((jar, Redirect::to(paths::ADMIN_USERS)).into_response())

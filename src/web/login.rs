@@ -1,6 +1,6 @@
 //! Login, logout and (when the registration policy is `open`) self-service registration.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
@@ -17,7 +17,7 @@ use crate::config::Registration;
 use crate::error::{Error, Result};
 use crate::http::cookies::{clear_session, session_token, set_flash, set_session};
 use crate::http::error::{status_of, with_retry_after};
-use crate::http::extract::Form;
+use crate::http::extract::{Form, Query};
 
 pub fn routes(r: Routes<WebState>) -> Routes<WebState> {
     r.get(paths::LOGIN, Permission::Public, login_page)
@@ -127,7 +127,7 @@ async fn logout(State(state): State<WebState>, jar: CookieJar) -> Result<Respons
         state.auth.logout(&token).await?;
     }
     let jar = clear_session(jar, &state.edge);
-    let jar = set_flash(jar, false, "You have been logged out.");
+    let jar = set_flash(jar, &state.edge, false, "You have been logged out.");
     Ok((jar, Redirect::to(paths::LOGIN)).into_response())
 }
 
@@ -183,7 +183,12 @@ async fn register_submit(
     match result {
         Ok((_, token)) => {
             let jar = set_session(jar, &state.edge, &token);
-            let jar = set_flash(jar, false, "Welcome to Promptyard! Your account is ready.");
+            let jar = set_flash(
+                jar,
+                &state.edge,
+                false,
+                "Welcome to Promptyard! Your account is ready.",
+            );
             Ok((jar, Redirect::to(paths::HOME)).into_response())
         }
         Err(e @ (Error::Invalid { .. } | Error::Conflict { .. })) => Ok((

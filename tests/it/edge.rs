@@ -285,3 +285,66 @@ async fn the_json_api_logs_in_and_out() {
         401
     );
 }
+
+#[tokio::test]
+async fn setup_refuses_a_host_name_dns_rebinding_could_forge() {
+    let app = TestApp::spawn().await;
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = plain
+        .post(app.url("/setup"))
+        .header("host", "attacker.example:8099")
+        .header("origin", "http://attacker.example:8099")
+        .form(&[
+            ("email", "evil@attacker.example"),
+            ("name", "Evil"),
+            ("password", "evil password 1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("only works at an IP address or localhost")
+    );
+    assert_eq!(app.store.count_users().await.unwrap(), 0);
+    for host in ["localhost:8080", "[::1]:8080", "192.168.1.20:8080"] {
+        let res = plain
+            .get(app.url("/setup"))
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{host}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_methods_queries_and_ids_answer_in_our_format() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let res = app.get(&admin, "/logout").await;
+    assert_eq!(res.status(), 405);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("does not accept that kind of request")
+    );
+    let res = admin.put(app.url("/api/session")).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+    let res = app.get(&admin, "/admin/users?after=a&after=b").await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("role=\"alert\""));
+    let res = app.post_form(&admin, "/admin/users/%FF/disable", &[]).await;
+    assert_eq!(res.status(), 404);
+    let res = app.get(&app.browser(), "/login?next=a&next=b").await;
+    assert_eq!(res.status(), 422);
+}

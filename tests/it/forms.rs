@@ -99,6 +99,28 @@ async fn every_form_refuses_bad_input_with_a_message() {
 }
 
 #[tokio::test]
+async fn bad_input_gets_no_500_on_postgres_either() {
+    let Some(app) = TestApp::spawn_postgres().await else {
+        return;
+    };
+    let anon = app.browser();
+    assert_refused_cleanly(&app, &anon, "/setup", &["email", "name", "password"]).await;
+    let admin = app.setup_admin().await;
+    assert_refused_cleanly(&app, &anon, "/login", &["email", "password"]).await;
+    assert_refused_cleanly(&app, &admin, "/admin/users", &["email", "name", "password"]).await;
+    assert_refused_cleanly(&app, &admin, "/account/name", &["name"]).await;
+    let res = anon
+        .post(app.url("/api/session"))
+        .json(&serde_json::json!({"email": "a\u{0}b@x.org", "password": "whatever1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(app.store.count_users().await.unwrap(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn field_errors_name_the_field() {
     let app = TestApp::spawn().await;
     let client = app.browser();

@@ -18,6 +18,8 @@ pub struct TestApp {
     pub clock: Clock,
     pub store: Arc<dyn Store>,
     _dir: tempfile::TempDir,
+    /// (server URL, database) of a Postgres-backed app, dropped by `stop`.
+    pg: Option<(String, String)>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -53,9 +55,27 @@ impl TestApp {
             clock,
             store,
             _dir: dir,
+            pg: None,
             shutdown: Some(tx),
             server: Some(server),
         }
+    }
+
+    /// An app on a fresh Postgres database, when `PROMPTYARD_TEST_POSTGRES_URL` is set.
+    pub async fn spawn_postgres() -> Option<Self> {
+        let server = std::env::var("PROMPTYARD_TEST_POSTGRES_URL").ok()?;
+        let name = format!("promptyard_app_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
+            .await
+            .unwrap();
+        sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE \"{name}\"").as_str())
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&server).unwrap();
+        url.set_path(&format!("/{name}"));
+        let mut app = Self::spawn_with(|c| c.storage.url = url.to_string()).await;
+        app.pg = Some((server, name));
+        Some(app)
     }
 
     /// Stops the server and waits until it has let go of the store.
@@ -65,6 +85,15 @@ impl TestApp {
         }
         if let Some(server) = self.server.take() {
             server.await.unwrap();
+        }
+        if let Some((server, name)) = self.pg.take() {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
+                .await
+                .unwrap();
+            let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            sqlx::Executor::execute(&mut conn, drop.as_str())
+                .await
+                .unwrap();
         }
     }
 

@@ -47,7 +47,7 @@ impl SessionStore for RedbStore {
                 let found = users.get(session.user_id.0.as_u128())?;
                 found.map(|v| decode(v.value())).transpose()?
             };
-            if !user.is_some_and(|u| !u.disabled) {
+            if user.is_none_or(|u| u.disabled) {
                 return Err(Error::Conflict {
                     field: None,
                     message: "the account is disabled".to_owned(),
