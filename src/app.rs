@@ -20,6 +20,8 @@ use crate::http::Edge;
 use crate::http::error::render_for_path;
 use crate::http::routes::{Permission, RouteSpec, Routes};
 use crate::store::{self, StorageUrl, Store};
+use crate::templates::Templates;
+use crate::workspaces::Workspaces;
 use crate::{api, http, web};
 
 /// A built application, ready to serve.
@@ -44,17 +46,24 @@ impl App {
             })?;
         let url = storage_url(config)?;
         let store = store::open(&url, clock.clone()).await?;
-        let auth = Auth::new(store.clone(), clock, &config.auth)?;
+        let auth = Auth::new(store.clone(), clock.clone(), &config.auth)?;
         let edge = Edge::from_config(config);
+        let workspaces = Workspaces::new(store.clone(), clock.clone());
+        let templates = Templates::new(store.clone(), clock);
+        templates.seed_system_templates().await?;
 
         let (web, web_table) = web::router(web::WebState {
             auth: auth.clone(),
             edge: edge.clone(),
             registration: config.auth.registration,
+            workspaces: workspaces.clone(),
+            templates: templates.clone(),
         });
         let (api, api_table) = api::router(api::ApiState {
             auth: auth.clone(),
             edge: edge.clone(),
+            workspaces,
+            templates,
         });
         let (health, mut table) = Routes::new(auth.clone(), edge.clone())
             .get("/healthz", Permission::Public, || async { "ok" })

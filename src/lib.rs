@@ -2,7 +2,7 @@
 //!
 //! Module rules (see DESIGN.md): `domain`, `error`, `config` and `clock` import nothing else from
 //! the crate; `store` is infrastructure; `auth` is a feature and never imports axum or maud;
-//! `http` is the shared edge; `web` and `api` are the two faces and never import each other;
+//! `workspaces` and `templates` are features like `auth`; `http` is the shared edge; `web` and `api` are the two faces and never import each other;
 //! only `app` knows every module.
 
 pub mod api;
@@ -15,6 +15,8 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod store;
+pub mod templates;
 pub mod web;
+pub mod workspaces;
 
 pub use app::App;

@@ -9,6 +9,8 @@ use axum::extract::FromRef;
 use axum::middleware;
 
 use crate::auth::Auth;
+use crate::templates::Templates;
+use crate::workspaces::Workspaces;
 use crate::http::Edge;
 use crate::http::error::json_errors;
 use crate::http::routes::{RouteSpec, Routes};
@@ -20,6 +22,10 @@ pub struct ApiState {
     pub auth: Auth,
     /// Edge settings.
     pub edge: Edge,
+    /// Workspaces, members and invites.
+    pub workspaces: Workspaces,
+    /// Templates and versions.
+    pub templates: Templates,
 }
 
 impl FromRef<ApiState> for Auth {

@@ -19,6 +19,8 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 
 use crate::auth::{Auth, Authenticated};
+use crate::templates::Templates;
+use crate::workspaces::Workspaces;
 use crate::config::Registration;
 use crate::error::Error;
 use crate::http::Edge;
@@ -36,6 +38,10 @@ pub struct WebState {
     pub edge: Edge,
     /// Who may register.
     pub registration: Registration,
+    /// Workspaces, members and invites.
+    pub workspaces: Workspaces,
+    /// Templates and versions.
+    pub templates: Templates,
 }
 
 impl FromRef<WebState> for Auth {

@@ -1,0 +1,92 @@
+//! Line diffs between two versions, shaped for a side-by-side view.
+
+use similar::{DiffTag, TextDiff};
+
+use crate::domain::TemplateContent;
+
+/// One row of a side-by-side diff.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiffRow {
+    /// Line number and text on the old side, if this row has one.
+    pub left: Option<(usize, String)>,
+    /// Line number and text on the new side, if this row has one.
+    pub right: Option<(usize, String)>,
+    /// Whether the two sides differ.
+    pub changed: bool,
+}
+
+/// A version as plain text: the fields people compare, one section after another.
+pub fn version_text(c: &TemplateContent) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("Name: {}\n", c.name));
+    out.push_str(&format!("Description: {}\n", c.description));
+    out.push_str(&format!("Tags: {}\n", c.tags.join(", ")));
+    out.push_str(&format!(
+        "Model: {}\nTemperature: {}\nMax tokens: {}\n",
+        c.model.model.as_deref().unwrap_or("-"),
+        c.model.temperature.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+        c.model.max_tokens.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+    ));
+    out.push_str("\n--- System prompt ---\n");
+    out.push_str(&c.system_prompt);
+    out.push_str("\n\n--- User prompt ---\n");
+    out.push_str(&c.user_prompt_template);
+    out.push_str("\n\n--- Variables ---\n");
+    for v in &c.variables {
+        out.push_str(&serde_json::to_string(v).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
+/// The side-by-side line diff from `old` to `new`.
+pub fn side_by_side(old: &str, new: &str) -> Vec<DiffRow> {
+    let diff = TextDiff::from_lines(old, new);
+    let old_lines: Vec<&str> = diff.old_slices().to_vec();
+    let new_lines: Vec<&str> = diff.new_slices().to_vec();
+    let line = |lines: &[&str], i: usize| (i + 1, lines[i].trim_end_matches(['\n', '\r']).to_owned());
+    let mut rows = Vec::new();
+    for op in diff.ops() {
+        let (tag, old_range, new_range) = op.as_tag_tuple();
+        match tag {
+            DiffTag::Equal => {
+                for (o, n) in old_range.zip(new_range) {
+                    rows.push(DiffRow {
+                        left: Some(line(&old_lines, o)),
+                        right: Some(line(&new_lines, n)),
+                        changed: false,
+                    });
+                }
+            }
+            DiffTag::Delete | DiffTag::Insert | DiffTag::Replace => {
+                let olds: Vec<usize> = old_range.collect();
+                let news: Vec<usize> = new_range.collect();
+                for i in 0..olds.len().max(news.len()) {
+                    rows.push(DiffRow {
+                        left: olds.get(i).map(|&o| line(&old_lines, o)),
+                        right: news.get(i).map(|&n| line(&new_lines, n)),
+                        changed: true,
+                    });
+                }
+            }
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_changed_lines_and_keeps_numbers() {
+        let rows = side_by_side("a\nb\nc\n", "a\nB\nc\nd\n");
+        assert_eq!(rows.len(), 4);
+        assert!(!rows[0].changed);
+        assert_eq!(rows[1].left, Some((2, "b".into())));
+        assert_eq!(rows[1].right, Some((2, "B".into())));
+        assert!(rows[1].changed);
+        assert_eq!(rows[3].left, None);
+        assert_eq!(rows[3].right, Some((4, "d".into())));
+    }
+}

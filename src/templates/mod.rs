@@ -1,0 +1,253 @@
+//! Templates as a feature: creating and saving versions (refusing stale saves with who changed
+//! it and when), rollback, duplicate, move, labels, rendering, diffs, import/export, and the
+//! built-in system templates.
+//!
+//! Route permissions are checked before any of this runs; the rules here are the ones that
+//! need the data (a stale base version, a label that must exist). It never imports axum or maud.
+
+pub mod diff;
+pub mod export;
+mod system;
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::clock::Clock;
+use crate::domain::template::{validate_label, validate_message};
+use crate::domain::variables::render_all;
+use crate::domain::{
+    NewAuditEvent, NewTemplate, SaveOutcome, Template, TemplateContent, TemplateVersion, User,
+    WorkspaceId,
+};
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// The rendered prompt.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Rendered {
+    /// The system prompt with values in.
+    pub system_prompt: String,
+    /// The user prompt with values in.
+    pub user_prompt: String,
+}
+
+/// Renders a version's prompts with `values`; errors name the variable.
+pub fn render(content: &TemplateContent, values: &Map<String, Value>) -> Result<Rendered> {
+    let mut out = render_all(&content.texts(), &content.variables, values)?.into_iter();
+    Ok(Rendered {
+        system_prompt: out.next().unwrap_or_default(),
+        user_prompt: out.next().unwrap_or_default(),
+    })
+}
+
+/// "just now", "5 minutes ago", "3 hours ago", "2 days ago".
+pub fn ago(now: OffsetDateTime, then: OffsetDateTime) -> String {
+    let secs = (now - then).whole_seconds().max(0);
+    let (n, unit) = match secs {
+        0..=59 => return "just now".to_owned(),
+        60..=3599 => (secs / 60, "minute"),
+        3600..=86_399 => (secs / 3600, "hour"),
+        _ => (secs / 86_400, "day"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+/// The template rules over the store; cheap to clone.
+#[derive(Clone)]
+pub struct Templates {
+    store: Arc<dyn Store>,
+    clock: Clock,
+}
+
+impl Templates {
+    /// The service over `store`.
+    pub fn new(store: Arc<dyn Store>, clock: Clock) -> Self {
+        Self { store, clock }
+    }
+
+    /// Creates the built-in system templates on the first start (never again, so ones an admin
+    /// deleted stay deleted).
+    pub async fn seed_system_templates(&self) -> Result<()> {
+        self.store
+            .seed_system_templates(system::builtin()?)
+            .await
+    }
+
+    /// Creates a template (in a workspace, or a system template for `None`) with version 1.
+    pub async fn create(
+        &self,
+        actor: &User,
+        workspace: Option<WorkspaceId>,
+        content: TemplateContent,
+        message: &str,
+        ip: Option<String>,
+    ) -> Result<(Template, TemplateVersion)> {
+        let new = NewTemplate {
+            workspace_id: workspace,
+            content: content.validated()?,
+            message: validate_message(message)?,
+            author: Some(actor.id),
+        };
+        let audit = NewAuditEvent::new(Some(actor.id), "template.create").ip(ip);
+        self.store.create_template(new, audit).await
+    }
+
+    /// Saves a new version edited from `base_version`. If someone saved in between, nothing is
+    /// saved and the answer is a `Conflict` saying who changed it and when.
+    pub async fn save(
+        &self,
+        actor: &User,
+        template: &Template,
+        base_version: u32,
+        content: TemplateContent,
+        message: &str,
+    ) -> Result<TemplateVersion> {
+        let content = content.validated()?;
+        let message = validate_message(message)?;
+        match self
+            .store
+            .save_version(template.id, base_version, content, message, Some(actor.id))
+            .await?
+        {
+            SaveOutcome::Saved(v) => Ok(v),
+            SaveOutcome::Stale(latest) => Err(self.stale(&latest).await),
+        }
+    }
+
+    async fn stale(&self, latest: &TemplateVersion) -> Error {
+        let who = match latest.author {
+            Some(id) => match self.store.get_user(id).await {
+                Ok(u) => u.name.to_string(),
+                Err(_) => "someone".to_owned(),
+            },
+            None => "Promptyard".to_owned(),
+        };
+        Error::conflict(
+            "base_version",
+            format!(
+                "changed by {who} {} (now version {}), reload to see the changes",
+                ago(self.clock.now(), latest.created_at),
+                latest.version
+            ),
+        )
+    }
+
+    /// Makes a new latest version with the content of `version`.
+    pub async fn rollback(&self, actor: &User, template: &Template, version: u32) -> Result<TemplateVersion> {
+        let old = self.store.get_version(template.id, version).await?;
+        self.save(
+            actor,
+            template,
+            template.latest_version,
+            old.content,
+            &format!("Rolled back to version {version}"),
+        )
+        .await
+    }
+
+    /// Copies the latest version into a new template in `to`.
+    pub async fn duplicate(
+        &self,
+        actor: &User,
+        template: &Template,
+        to: WorkspaceId,
+        ip: Option<String>,
+    ) -> Result<Template> {
+        let latest = self.store.get_version(template.id, template.latest_version).await?;
+        let mut content = latest.content;
+        content.name = copy_name(&content.name);
+        let message = format!("Copied from {} version {}", template.name, latest.version);
+        let (t, _) = self.create(actor, Some(to), content, &message, ip).await?;
+        Ok(t)
+    }
+
+    /// Moves a template (with all its versions and labels) to another workspace.
+    pub async fn move_to(
+        &self,
+        actor: &User,
+        template: &Template,
+        to: WorkspaceId,
+        ip: Option<String>,
+    ) -> Result<Template> {
+        if template.workspace_id == Some(to) {
+            return Err(Error::invalid("workspace", "the template is already in that workspace"));
+        }
+        let audit = NewAuditEvent::new(Some(actor.id), "template.move").ip(ip);
+        self.store.move_template(template.id, to, audit).await
+    }
+
+    /// Deletes a template with all its versions.
+    pub async fn delete(&self, actor: &User, template: &Template, ip: Option<String>) -> Result<()> {
+        let audit = NewAuditEvent::new(Some(actor.id), "template.delete")
+            .ip(ip)
+            .detail(template.name.clone());
+        self.store.delete_template(template.id, audit).await
+    }
+
+    /// Points a label at a version. (Moving `production` needs a further permission, which
+    /// the caller checks.)
+    pub async fn set_label(
+        &self,
+        actor: &User,
+        template: &Template,
+        label: &str,
+        version: u32,
+        ip: Option<String>,
+    ) -> Result<Template> {
+        let label = validate_label(label)?;
+        let audit = NewAuditEvent::new(Some(actor.id), "template.label").ip(ip);
+        self.store.set_label(template.id, &label, version, audit).await
+    }
+
+    /// Removes a label.
+    pub async fn remove_label(
+        &self,
+        actor: &User,
+        template: &Template,
+        label: &str,
+        ip: Option<String>,
+    ) -> Result<Template> {
+        let label = validate_label(label)?;
+        let audit = NewAuditEvent::new(Some(actor.id), "template.unlabel").ip(ip);
+        self.store.delete_label(template.id, &label, audit).await
+    }
+
+    /// The version a label points at, a version by number, or the latest.
+    pub async fn version(&self, template: &Template, selector: Option<&str>) -> Result<TemplateVersion> {
+        let n = match selector.map(str::trim).filter(|s| !s.is_empty()) {
+            None => template.latest_version,
+            Some(s) => match s.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => *template.labels.get(s).ok_or_else(|| {
+                    Error::invalid("label", format!("the template has no label `{s}`"))
+                })?,
+            },
+        };
+        self.store.get_version(template.id, n).await
+    }
+}
+
+/// "Name (copy)", within the name length limit.
+fn copy_name(name: &str) -> String {
+    let max = crate::domain::template::limits::NAME_CHARS - " (copy)".len();
+    let base: String = name.chars().take(max).collect();
+    format!("{base} (copy)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times() {
+        let t = OffsetDateTime::UNIX_EPOCH;
+        assert_eq!(ago(t + time::Duration::seconds(5), t), "just now");
+        assert_eq!(ago(t + time::Duration::minutes(2), t), "2 minutes ago");
+        assert_eq!(ago(t + time::Duration::hours(1), t), "1 hour ago");
+        assert_eq!(ago(t + time::Duration::days(3), t), "3 days ago");
+        assert_eq!(copy_name("Review"), "Review (copy)");
+        assert!(copy_name(&"x".repeat(200)).chars().count() <= 120);
+    }
+}
