@@ -3,17 +3,21 @@
 //! `Retry-After` for login limits). Later issues add the public OpenAI-compatible `/v1`.
 
 mod session;
+mod template_ops;
+mod templates;
+mod views;
+mod workspaces;
 
 use axum::Router;
 use axum::extract::FromRef;
 use axum::middleware;
 
 use crate::auth::Auth;
-use crate::templates::Templates;
-use crate::workspaces::Workspaces;
 use crate::http::Edge;
 use crate::http::error::json_errors;
 use crate::http::routes::{RouteSpec, Routes};
+use crate::templates::Templates;
+use crate::workspaces::Workspaces;
 
 /// What the API handlers need.
 #[derive(Clone)]
@@ -43,7 +47,8 @@ impl FromRef<ApiState> for Edge {
 /// All `/api` routes, and their route table.
 pub fn router(state: ApiState) -> (Router, Vec<RouteSpec>) {
     let r = Routes::new(state.auth.clone(), state.edge.clone());
-    let (router, table) = session::routes(r).into_parts();
+    let r = template_ops::routes(templates::routes(workspaces::routes(session::routes(r))));
+    let (router, table) = r.into_parts();
     let router = router
         .layer(middleware::from_fn(json_errors))
         .with_state(state);

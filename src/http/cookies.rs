@@ -9,11 +9,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::Edge;
-use crate::domain::SessionToken;
+use crate::domain::{SessionToken, WorkspaceId};
 
 const SESSION_SECURE: &str = "__Host-promptyard_session";
 const SESSION_PLAIN: &str = "promptyard_session";
 const FLASH: &str = "promptyard_flash";
+const WORKSPACE: &str = "promptyard_ws";
 
 /// The session cookie's name for this edge.
 pub fn session_cookie_name(edge: &Edge) -> &'static str {
@@ -92,4 +93,21 @@ pub fn flash(jar: &CookieJar) -> Option<FlashMessage> {
 /// Removes the flash cookie once shown.
 pub fn clear_flash(jar: CookieJar) -> CookieJar {
     jar.remove(Cookie::build(FLASH).path("/"))
+}
+
+/// Remembers the workspace last worked in, so pages outside any workspace can show it.
+pub fn remember_workspace(jar: CookieJar, edge: &Edge, id: WorkspaceId) -> CookieJar {
+    jar.add(
+        Cookie::build((WORKSPACE, id.to_string()))
+            .path("/")
+            .http_only(true)
+            .secure(edge.secure_cookies)
+            .same_site(SameSite::Lax)
+            .max_age(time::Duration::days(365)),
+    )
+}
+
+/// The workspace last worked in, if the cookie holds one (membership is checked by the caller).
+pub fn last_workspace(jar: &CookieJar) -> Option<WorkspaceId> {
+    jar.get(WORKSPACE).and_then(|c| c.value().parse().ok())
 }

@@ -188,6 +188,33 @@ fn form_error(rejection: FormRejection, limit_kib: usize) -> Error {
     Error::Invalid { field, message }
 }
 
+/// A form whose repeated fields (`var_name=a&var_name=b`) collect into `Vec`s, with rejections
+/// in our format; for editors with rows of inputs.
+pub struct MultiForm<T>(pub T);
+
+impl<S, T> FromRequest<S> for MultiForm<T>
+where
+    T: DeserializeOwned,
+    Edge: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let limit_kib = Edge::from_ref(state).body_limit_kib;
+        match axum_extra::extract::Form::<T>::from_request(req, state).await {
+            Ok(axum_extra::extract::Form(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    return Err(Error::TooLarge { limit_kib });
+                }
+                let (field, message) = describe(&rejection.body_text());
+                Err(Error::Invalid { field, message })
+            }
+        }
+    }
+}
+
 /// `axum::Json` with rejections in our format.
 pub struct Json<T>(pub T);
 

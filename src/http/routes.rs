@@ -19,10 +19,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 
 use super::Edge;
+use super::cookies::remember_workspace;
 use super::extract::authenticated_user;
 use crate::auth::{Action, Actor, Auth, Authenticated, Resource, authorize};
 use crate::domain::{Role, Template, TemplateId, Workspace, WorkspaceId};
 use crate::error::Error;
+use axum_extra::extract::cookie::CookieJar;
 
 /// What a route requires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,9 +232,28 @@ from_extensions!(TemplateAccess);
 
 async fn guard_fn(State(guard): State<GuardState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
-    match check(&guard, &mut parts).await {
-        Ok(()) => next.run(Request::from_parts(parts, body)).await,
-        Err(e) => e.into_response(),
+    if let Err(e) = check(&guard, &mut parts).await {
+        return e.into_response();
+    }
+    let workspace = parts
+        .extensions
+        .get::<WorkspaceAccess>()
+        .map(|w| w.workspace.id)
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<TemplateAccess>()
+                .and_then(|t| t.template.workspace_id)
+        });
+    let response = next.run(Request::from_parts(parts, body)).await;
+    match workspace {
+        // Pages outside a workspace (account, admin) show the one used last.
+        Some(id) if response.status().is_success() => (
+            remember_workspace(CookieJar::new(), &guard.edge, id),
+            response,
+        )
+            .into_response(),
+        _ => response,
     }
 }
 

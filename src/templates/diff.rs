@@ -24,8 +24,14 @@ pub fn version_text(c: &TemplateContent) -> String {
     out.push_str(&format!(
         "Model: {}\nTemperature: {}\nMax tokens: {}\n",
         c.model.model.as_deref().unwrap_or("-"),
-        c.model.temperature.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
-        c.model.max_tokens.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+        c.model
+            .temperature
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "-".into()),
+        c.model
+            .max_tokens
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "-".into()),
     ));
     out.push_str("\n--- System prompt ---\n");
     out.push_str(&c.system_prompt);
@@ -44,7 +50,8 @@ pub fn side_by_side(old: &str, new: &str) -> Vec<DiffRow> {
     let diff = TextDiff::from_lines(old, new);
     let old_lines: Vec<&str> = diff.old_slices().to_vec();
     let new_lines: Vec<&str> = diff.new_slices().to_vec();
-    let line = |lines: &[&str], i: usize| (i + 1, lines[i].trim_end_matches(['\n', '\r']).to_owned());
+    let line =
+        |lines: &[&str], i: usize| (i + 1, lines[i].trim_end_matches(['\n', '\r']).to_owned());
     let mut rows = Vec::new();
     for op in diff.ops() {
         let (tag, old_range, new_range) = op.as_tag_tuple();

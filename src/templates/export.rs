@@ -113,7 +113,10 @@ impl Templates {
                 if v.version as usize != n + 1 {
                     return Err(at(Error::invalid(
                         "versions",
-                        format!("versions must be numbered 1, 2, 3... in order; found {}", v.version),
+                        format!(
+                            "versions must be numbered 1, 2, 3... in order; found {}",
+                            v.version
+                        ),
                     )));
                 }
                 let content = v.content.clone().validated().map_err(at)?;

@@ -70,9 +70,7 @@ impl Templates {
     /// Creates the built-in system templates on the first start (never again, so ones an admin
     /// deleted stay deleted).
     pub async fn seed_system_templates(&self) -> Result<()> {
-        self.store
-            .seed_system_templates(system::builtin()?)
-            .await
+        self.store.seed_system_templates(system::builtin()?).await
     }
 
     /// Creates a template (in a workspace, or a system template for `None`) with version 1.
@@ -135,7 +133,12 @@ impl Templates {
     }
 
     /// Makes a new latest version with the content of `version`.
-    pub async fn rollback(&self, actor: &User, template: &Template, version: u32) -> Result<TemplateVersion> {
+    pub async fn rollback(
+        &self,
+        actor: &User,
+        template: &Template,
+        version: u32,
+    ) -> Result<TemplateVersion> {
         let old = self.store.get_version(template.id, version).await?;
         self.save(
             actor,
@@ -155,7 +158,10 @@ impl Templates {
         to: WorkspaceId,
         ip: Option<String>,
     ) -> Result<Template> {
-        let latest = self.store.get_version(template.id, template.latest_version).await?;
+        let latest = self
+            .store
+            .get_version(template.id, template.latest_version)
+            .await?;
         let mut content = latest.content;
         content.name = copy_name(&content.name);
         let message = format!("Copied from {} version {}", template.name, latest.version);
@@ -172,14 +178,22 @@ impl Templates {
         ip: Option<String>,
     ) -> Result<Template> {
         if template.workspace_id == Some(to) {
-            return Err(Error::invalid("workspace", "the template is already in that workspace"));
+            return Err(Error::invalid(
+                "workspace",
+                "the template is already in that workspace",
+            ));
         }
         let audit = NewAuditEvent::new(Some(actor.id), "template.move").ip(ip);
         self.store.move_template(template.id, to, audit).await
     }
 
     /// Deletes a template with all its versions.
-    pub async fn delete(&self, actor: &User, template: &Template, ip: Option<String>) -> Result<()> {
+    pub async fn delete(
+        &self,
+        actor: &User,
+        template: &Template,
+        ip: Option<String>,
+    ) -> Result<()> {
         let audit = NewAuditEvent::new(Some(actor.id), "template.delete")
             .ip(ip)
             .detail(template.name.clone());
@@ -198,7 +212,9 @@ impl Templates {
     ) -> Result<Template> {
         let label = validate_label(label)?;
         let audit = NewAuditEvent::new(Some(actor.id), "template.label").ip(ip);
-        self.store.set_label(template.id, &label, version, audit).await
+        self.store
+            .set_label(template.id, &label, version, audit)
+            .await
     }
 
     /// Removes a label.
@@ -215,7 +231,11 @@ impl Templates {
     }
 
     /// The version a label points at, a version by number, or the latest.
-    pub async fn version(&self, template: &Template, selector: Option<&str>) -> Result<TemplateVersion> {
+    pub async fn version(
+        &self,
+        template: &Template,
+        selector: Option<&str>,
+    ) -> Result<TemplateVersion> {
         let n = match selector.map(str::trim).filter(|s| !s.is_empty()) {
             None => template.latest_version,
             Some(s) => match s.parse::<u32>() {

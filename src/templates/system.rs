@@ -20,7 +20,9 @@ pub fn builtin() -> Result<Vec<TemplateContent>> {
         .map(|(name, file)| {
             let content: TemplateContent = serde_json::from_slice(&file.data)
                 .map_err(|e| Error::internal(format!("built-in template {name}: {e}")))?;
-            content.validated().map_err(|e| Error::internal(format!("built-in template {name}: {e}")))
+            content
+                .validated()
+                .map_err(|e| Error::internal(format!("built-in template {name}: {e}")))
         })
         .collect()
 }
@@ -35,10 +37,19 @@ mod tests {
         let all = builtin().unwrap();
         assert!(all.len() >= 10, "{}", all.len());
         for t in &all {
-            assert!(undeclared(&t.texts(), &t.variables).is_empty(), "{}", t.name);
+            assert!(
+                undeclared(&t.texts(), &t.variables).is_empty(),
+                "{}",
+                t.name
+            );
             let used = used_variables(&t.texts());
             for v in &t.variables {
-                assert!(used.contains(&v.name), "{}: `{}` is declared but unused", t.name, v.name);
+                assert!(
+                    used.contains(&v.name),
+                    "{}: `{}` is declared but unused",
+                    t.name,
+                    v.name
+                );
             }
             // Rendering with every required variable filled works.
             let mut values = serde_json::Map::new();
@@ -46,7 +57,9 @@ mod tests {
                 let sample = match &v.kind {
                     crate::domain::variables::VarKind::Number => serde_json::json!(3),
                     crate::domain::variables::VarKind::Boolean => serde_json::json!(true),
-                    crate::domain::variables::VarKind::Enum { choices } => serde_json::json!(choices[0]),
+                    crate::domain::variables::VarKind::Enum { choices } => {
+                        serde_json::json!(choices[0])
+                    }
                     _ => serde_json::json!("sample"),
                 };
                 values.insert(v.name.clone(), sample);

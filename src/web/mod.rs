@@ -9,7 +9,9 @@ mod home;
 mod login;
 pub mod paths;
 mod setup;
+mod templates;
 mod views;
+mod workspaces;
 
 use axum::Router;
 use axum::extract::{FromRef, FromRequestParts, Request};
@@ -19,15 +21,17 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 
 use crate::auth::{Auth, Authenticated};
-use crate::templates::Templates;
-use crate::workspaces::Workspaces;
 use crate::config::Registration;
+use crate::domain::{Role, Workspace, WorkspaceId};
 use crate::error::Error;
 use crate::http::Edge;
-use crate::http::cookies::{FlashMessage, clear_flash, flash};
+use crate::http::cookies::{FlashMessage, clear_flash, flash, last_workspace};
 use crate::http::error::html_errors;
 use crate::http::extract::MaybeUser;
 use crate::http::routes::{RouteSpec, Routes};
+use crate::http::routes::{TemplateAccess, WorkspaceAccess};
+use crate::templates::Templates;
+use crate::workspaces::Workspaces;
 
 /// What the web handlers need from the application state.
 #[derive(Clone)]
@@ -62,6 +66,7 @@ pub fn router(state: WebState) -> (Router, Vec<RouteSpec>) {
     let r = admin::routes(account::routes(login::routes(setup::routes(home::routes(
         r,
     )))));
+    let r = templates::routes(workspaces::routes(r));
     let (router, table) = r.into_parts();
     let router = router
         .layer(middleware::from_fn(clear_shown_flash))
@@ -70,28 +75,57 @@ pub fn router(state: WebState) -> (Router, Vec<RouteSpec>) {
     (router, table)
 }
 
-/// What every page's layout needs: who is logged in and the pending flash message.
+/// What every page's layout needs: who is logged in, the pending flash message, the user's
+/// workspaces and the one this page is in.
 pub struct PageCtx {
     /// The logged-in user, if any.
     pub auth: Option<Authenticated>,
     /// A message from the previous request.
     pub flash: Option<FlashMessage>,
+    /// The user's workspaces with their roles (empty when logged out).
+    pub workspaces: Vec<(Workspace, Role)>,
+    /// The workspace the page is about, else the one used last, else the personal one.
+    pub current: Option<(Workspace, Role)>,
 }
 
-impl<S> FromRequestParts<S> for PageCtx
-where
-    Auth: FromRef<S>,
-    Edge: FromRef<S>,
-    S: Send + Sync,
-{
+impl PageCtx {
+    /// The current workspace's id, if any.
+    pub fn current_id(&self) -> Option<WorkspaceId> {
+        self.current.as_ref().map(|(w, _)| w.id)
+    }
+}
+
+impl FromRequestParts<WebState> for PageCtx {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Error> {
         let MaybeUser(auth) = MaybeUser::from_request_parts(parts, state).await?;
         let jar = CookieJar::from_headers(&parts.headers);
+        let workspaces = match &auth {
+            Some(a) => state.workspaces.list_for(&a.user).await?,
+            None => Vec::new(),
+        };
+        let in_path = parts
+            .extensions
+            .get::<WorkspaceAccess>()
+            .map(|w| w.workspace.id)
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<TemplateAccess>()
+                    .and_then(|t| t.template.workspace_id)
+            });
+        let pick = |id: Option<WorkspaceId>| {
+            id.and_then(|id| workspaces.iter().find(|(w, _)| w.id == id).cloned())
+        };
+        let current = pick(in_path)
+            .or_else(|| pick(last_workspace(&jar)))
+            .or_else(|| workspaces.iter().find(|(w, _)| w.personal).cloned());
         Ok(Self {
             auth,
             flash: flash(&jar),
+            workspaces,
+            current,
         })
     }
 }
@@ -106,4 +140,10 @@ async fn clear_shown_flash(request: Request, next: Next) -> Response {
         return (clear_flash(jar), response).into_response();
     }
     response
+}
+
+impl FromRef<WebState> for Workspaces {
+    fn from_ref(s: &WebState) -> Self {
+        s.workspaces.clone()
+    }
 }

@@ -31,3 +31,71 @@ pub const ADMIN_AUDIT: &str = "/admin/audit";
 pub fn with_id(pattern: &str, id: impl std::fmt::Display) -> String {
     pattern.replace("{id}", &id.to_string())
 }
+
+/// The user's workspaces, and creating one.
+pub const WORKSPACES: &str = "/workspaces";
+/// A workspace's home (its templates).
+pub const WS_HOME: &str = "/w/{ws}";
+/// A workspace's settings: name, members, invites, deletion.
+pub const WS_SETTINGS: &str = "/w/{ws}/settings";
+/// Rename (POST).
+pub const WS_RENAME: &str = "/w/{ws}/rename";
+/// Delete (POST, typed confirmation).
+pub const WS_DELETE: &str = "/w/{ws}/delete";
+/// Leave (POST).
+pub const WS_LEAVE: &str = "/w/{ws}/leave";
+/// Change a member's role (POST).
+pub const WS_MEMBER_ROLE: &str = "/w/{ws}/members/{user}/role";
+/// Remove a member (POST).
+pub const WS_MEMBER_REMOVE: &str = "/w/{ws}/members/{user}/remove";
+/// Create an invite (POST).
+pub const WS_INVITES: &str = "/w/{ws}/invites";
+/// Revoke an invite (POST).
+pub const WS_INVITE_REVOKE: &str = "/w/{ws}/invites/{invite}/revoke";
+/// An invite link: see and accept it.
+pub const INVITE: &str = "/invites/{token}";
+/// A workspace's templates.
+pub const WS_TEMPLATES: &str = "/w/{ws}/templates";
+/// The editor for a new template.
+pub const WS_TEMPLATE_NEW: &str = "/w/{ws}/templates/new";
+/// Export every template of a workspace (JSON download).
+pub const WS_EXPORT: &str = "/w/{ws}/export";
+/// Import templates (POST).
+pub const WS_IMPORT: &str = "/w/{ws}/import";
+/// New system template (admins).
+pub const SYSTEM_TEMPLATE_NEW: &str = "/system/templates/new";
+/// Create a system template (POST).
+pub const SYSTEM_TEMPLATES: &str = "/system/templates";
+/// A template.
+pub const TEMPLATE: &str = "/templates/{id}";
+/// Its editor.
+pub const TEMPLATE_EDIT: &str = "/templates/{id}/edit";
+/// Save a version (POST).
+pub const TEMPLATE_VERSIONS: &str = "/templates/{id}/versions";
+/// Version history.
+pub const TEMPLATE_HISTORY: &str = "/templates/{id}/history";
+/// Diff of two versions.
+pub const TEMPLATE_DIFF: &str = "/templates/{id}/diff";
+/// Roll back (POST).
+pub const TEMPLATE_ROLLBACK: &str = "/templates/{id}/rollback";
+/// Set a label (POST).
+pub const TEMPLATE_LABELS: &str = "/templates/{id}/labels";
+/// Remove a label (POST).
+pub const TEMPLATE_LABEL_DELETE: &str = "/templates/{id}/labels/{label}/delete";
+/// Duplicate (POST).
+pub const TEMPLATE_DUPLICATE: &str = "/templates/{id}/duplicate";
+/// Move (POST).
+pub const TEMPLATE_MOVE: &str = "/templates/{id}/move";
+/// Delete (POST).
+pub const TEMPLATE_DELETE: &str = "/templates/{id}/delete";
+/// Render a preview (POST).
+pub const TEMPLATE_RENDER: &str = "/templates/{id}/render";
+/// Export (JSON download).
+pub const TEMPLATE_EXPORT: &str = "/templates/{id}/export";
+/// Live preview for the editor (POST, JSON).
+pub const PREVIEW: &str = "/preview";
+
+/// Fills `{ws}` of a path pattern.
+pub fn ws(pattern: &str, id: impl std::fmt::Display) -> String {
+    pattern.replace("{ws}", &id.to_string())
+}

@@ -13,6 +13,10 @@ use crate::http::assets::head;
 pub enum Nav {
     /// Home.
     Home,
+    /// The current workspace's templates.
+    Templates,
+    /// The current workspace's settings and members.
+    Workspace,
     /// Account.
     Account,
     /// Admin.
@@ -34,8 +38,13 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, content: Markup) -> Markup {
                     div.topbar-inner {
                         a.brand href=(paths::HOME) { span.brand-mark aria-hidden="true" { "▚" } " Promptyard" }
                         @if let Some(user) = user {
+                            (switcher(ctx))
                             nav.mainnav aria-label="Main" {
                                 (nav_link(paths::HOME, "Home", nav == Nav::Home))
+                                @if let Some(id) = ctx.current_id() {
+                                    (nav_link(&paths::ws(paths::WS_TEMPLATES, id), "Templates", nav == Nav::Templates))
+                                    (nav_link(&paths::ws(paths::WS_SETTINGS, id), "Members", nav == Nav::Workspace))
+                                }
                                 (nav_link(paths::ACCOUNT, "Account", nav == Nav::Account))
                                 @if user.is_admin() {
                                     (nav_link(paths::ADMIN_USERS, "Admin", nav == Nav::Admin))
@@ -64,6 +73,33 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, content: Markup) -> Markup {
                 footer.footer {
                     "Promptyard " (env!("CARGO_PKG_VERSION")) " · self-hosted prompt engineering"
                 }
+            }
+        }
+    }
+}
+
+/// The workspace switcher: the current workspace, and a menu of the others (no script needed).
+fn switcher(ctx: &PageCtx) -> Markup {
+    html! {
+        details.switcher {
+            summary aria-label="Switch workspace" {
+                span.switcher-label { "Workspace" }
+                span.switcher-name {
+                    @match &ctx.current {
+                        Some((w, _)) => (w.name),
+                        None => "None",
+                    }
+                }
+            }
+            div.switcher-menu {
+                @for (w, role) in &ctx.workspaces {
+                    a href=(paths::ws(paths::WS_TEMPLATES, w.id))
+                        aria-current=[(ctx.current_id() == Some(w.id)).then_some("true")] {
+                        span { (w.name) }
+                        span.muted.small { @if w.personal { "Personal" } @else { (role.label()) } }
+                    }
+                }
+                a.switcher-all href=(paths::WORKSPACES) { "All workspaces / new workspace" }
             }
         }
     }

@@ -44,7 +44,10 @@ impl Workspaces {
     /// The user's workspaces with their roles, making their personal one on first need.
     pub async fn list_for(&self, user: &User) -> Result<Vec<(Workspace, Role)>> {
         let list = self.store.list_workspaces_for(user.id).await?;
-        if list.iter().any(|(w, _)| w.personal && w.created_by == user.id) {
+        if list
+            .iter()
+            .any(|(w, _)| w.personal && w.created_by == user.id)
+        {
             return Ok(list);
         }
         self.personal(user).await?;
@@ -59,7 +62,12 @@ impl Workspaces {
     }
 
     /// Creates a shared workspace owned by `user`.
-    pub async fn create(&self, user: &User, name: WorkspaceName, ip: Option<String>) -> Result<Workspace> {
+    pub async fn create(
+        &self,
+        user: &User,
+        name: WorkspaceName,
+        ip: Option<String>,
+    ) -> Result<Workspace> {
         let audit = NewAuditEvent::new(Some(user.id), "workspace.create")
             .ip(ip)
             .detail(format!("name {name}"));
@@ -89,7 +97,10 @@ impl Workspaces {
         ip: Option<String>,
     ) -> Result<()> {
         if ws.personal {
-            return Err(Error::invalid("confirm", "your personal workspace cannot be deleted"));
+            return Err(Error::invalid(
+                "confirm",
+                "your personal workspace cannot be deleted",
+            ));
         }
         if confirmation.trim() != ws.name.as_str() {
             return Err(Error::invalid(
@@ -125,7 +136,9 @@ impl Workspaces {
         let audit = NewAuditEvent::new(Some(actor.id), "member.role")
             .target(format!("workspace:{}/user:{member}", ws.id))
             .ip(ip);
-        self.store.update_member_role(ws.id, member, role, audit).await
+        self.store
+            .update_member_role(ws.id, member, role, audit)
+            .await
     }
 
     /// Removes a member (admins remove editors and viewers; owners anyone but the last owner).
@@ -154,7 +167,10 @@ impl Workspaces {
     /// Leaves a shared workspace (the last owner cannot).
     pub async fn leave(&self, actor: &User, ws: &Workspace, ip: Option<String>) -> Result<()> {
         if ws.personal {
-            return Err(Error::invalid("workspace", "you cannot leave your personal workspace"));
+            return Err(Error::invalid(
+                "workspace",
+                "you cannot leave your personal workspace",
+            ));
         }
         let audit = NewAuditEvent::new(Some(actor.id), "member.leave")
             .target(format!("workspace:{}/user:{}", ws.id, actor.id))
@@ -180,7 +196,10 @@ impl Workspaces {
             ));
         }
         if role > actor_role || (role == Role::Owner && actor_role != Role::Owner) {
-            return Err(Error::invalid("role", "you can only invite for a role up to your own"));
+            return Err(Error::invalid(
+                "role",
+                "you can only invite for a role up to your own",
+            ));
         }
         if !(1..=90).contains(&days) {
             return Err(Error::invalid("days", "an invite lasts 1 to 90 days"));
