@@ -154,7 +154,7 @@ fn filter(mut list: Vec<Template>, query: ListQuery) -> Result<Vec<TemplateSumma
         None | Some("" | "name") => {
             list.sort_by_cached_key(|t| (t.name.to_lowercase(), t.id));
         }
-        Some("updated") => list.sort_by(|a, b| b.updated_at.cmp(&a.updated_at)),
+        Some("updated") => list.sort_by_key(|t| std::cmp::Reverse(t.updated_at)),
         Some(_) => return Err(Error::invalid("sort", "sort by `name` or `updated`")),
     }
     Ok(list.iter().map(Into::into).collect())

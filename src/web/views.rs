@@ -153,13 +153,30 @@ pub fn field(
     autocomplete: &str,
     error: Option<&Error>,
 ) -> Markup {
+    input_field(name, label, kind, value, autocomplete, error, true)
+}
+
+/// A labelled input the form can be sent without.
+pub fn optional_field(name: &str, label: &str, value: &str, error: Option<&Error>) -> Markup {
+    input_field(name, label, "text", value, "off", error, false)
+}
+
+fn input_field(
+    name: &str,
+    label: &str,
+    kind: &str,
+    value: &str,
+    autocomplete: &str,
+    error: Option<&Error>,
+    required: bool,
+) -> Markup {
     let invalid = error.and_then(Error::field) == Some(name);
     let max = if kind == "password" { 1024 } else { 254 };
     html! {
         div.field {
             label for=(name) { (label) }
             input #(name) name=(name) type=(kind) value=(value) autocomplete=(autocomplete)
-                maxlength=(max) required
+                maxlength=(max) required[required]
                 aria-invalid=[invalid.then_some("true")]
                 aria-describedby=[invalid.then(|| format!("{name}-error"))];
             @if invalid {

@@ -55,7 +55,7 @@ fn var_row(row: &VarRow) -> Markup {
 }
 
 fn text_field(name: &str, label: &str, value: &str, error: Option<&Error>) -> Markup {
-    crate::web::views::field(name, label, "text", value, "off", error)
+    crate::web::views::optional_field(name, label, value, error)
 }
 
 /// The editor page body.
@@ -74,7 +74,7 @@ pub fn editor(form: &TemplateForm, error: Option<&Error>, action: &str, cancel: 
             input type="hidden" name="base_version" value=(form.base_version);
             div.editor-grid {
                 div.editor-main {
-                    (text_field("name", "Name", &form.name, error))
+                    (crate::web::views::field("name", "Name", "text", &form.name, "off", error))
                     div.field {
                         label for="description" { "Description" }
                         textarea #description name="description" rows="2" { (form.description) }
