@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::ApiState;
-use super::templates::Pick;
+use super::templates::selector;
 use super::views::TemplateSummary;
 use crate::auth::{Action, Actor, Authenticated, ClientInfo, Resource, authorize};
 use crate::domain::template::{PRODUCTION, validate_label};
@@ -39,6 +39,7 @@ pub const WORKSPACE_EXPORT: &str = "/api/workspaces/{ws}/export";
 /// Importing an export file into a workspace.
 pub const WORKSPACE_IMPORT: &str = "/api/workspaces/{ws}/import";
 
+/// Adds the label, render, copy and import/export routes, each with its permission.
 pub fn routes(r: Routes<ApiState>) -> Routes<ApiState> {
     use Permission::{Template, Workspace};
     r.put(LABEL, Template(Action::LabelTemplates), set_label)
@@ -135,10 +136,10 @@ async fn render_prompt(
     access: TemplateAccess,
     Json(body): Json<RenderBody>,
 ) -> Result<JsonResponse<Rendered>> {
-    let selector = Pick::selector(body.version, body.label)?;
+    let which = selector(body.version, body.label)?;
     let v = state
         .templates
-        .version(&access.template, selector.as_deref())
+        .version(&access.template, which.as_deref())
         .await
         .map_err(|e| match (e, body.version) {
             (Error::NotFound, Some(n)) => {

@@ -37,6 +37,7 @@ pub const DIFF: &str = "/api/templates/{id}/diff";
 /// Rolling back to an old version.
 pub const ROLLBACK: &str = "/api/templates/{id}/rollback";
 
+/// Adds the template, version and diff routes, each with its permission.
 pub fn routes(r: Routes<ApiState>) -> Routes<ApiState> {
     use Permission::{Instance, Template, Workspace};
     r.get(WORKSPACE_TEMPLATES, Workspace(Action::ViewTemplates), list)
@@ -73,24 +74,22 @@ struct ListQuery {
     sort: Option<String>,
 }
 
-/// `?version=N` or `?label=name`: which version to show or render.
+/// `?version=N` or `?label=name`: which version to show.
 #[derive(Deserialize)]
-pub(super) struct Pick {
+struct Pick {
     version: Option<u32>,
     label: Option<String>,
 }
 
-impl Pick {
-    /// The selector `Templates::version` takes; refuses both at once.
-    pub(super) fn selector(version: Option<u32>, label: Option<String>) -> Result<Option<String>> {
-        match (version, label) {
-            (Some(_), Some(_)) => Err(Error::invalid(
-                "label",
-                "give a version or a label, not both",
-            )),
-            (Some(n), None) => Ok(Some(n.to_string())),
-            (None, label) => Ok(label),
-        }
+/// The selector `Templates::version` takes, from a version number or a label; not both.
+pub(super) fn selector(version: Option<u32>, label: Option<String>) -> Result<Option<String>> {
+    match (version, label) {
+        (Some(_), Some(_)) => Err(Error::invalid(
+            "label",
+            "give a version or a label, not both",
+        )),
+        (Some(n), None) => Ok(Some(n.to_string())),
+        (None, label) => Ok(label),
     }
 }
 
@@ -244,10 +243,10 @@ async fn show(
     access: TemplateAccess,
     Query(pick): Query<Pick>,
 ) -> Result<JsonResponse<TemplateDetail>> {
-    let selector = Pick::selector(pick.version, pick.label)?;
+    let which = selector(pick.version, pick.label)?;
     let v = state
         .templates
-        .version(&access.template, selector.as_deref())
+        .version(&access.template, which.as_deref())
         .await?;
     Ok(JsonResponse(TemplateDetail::new(&access.template, v)))
 }

@@ -114,9 +114,12 @@ impl From<&Invite> for InviteJson {
 /// A new invite with its link, which is shown this once.
 #[derive(Serialize)]
 pub struct CreatedInviteJson {
+    /// The invite.
     #[serde(flatten)]
     pub invite: InviteJson,
+    /// The secret in the link.
     pub token: String,
+    /// The link's path.
     pub url: String,
 }
 
@@ -179,7 +182,7 @@ impl TemplateDetail {
             id: t.id,
             workspace_id: t.workspace_id,
             version: v.version,
-            latest_version: t.latest_version.max(v.version),
+            latest_version: t.latest_version,
             labels: t.labels.clone(),
             message: v.message,
             author_id: v.author,

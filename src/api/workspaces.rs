@@ -35,6 +35,7 @@ pub const INVITE: &str = "/api/workspaces/{ws}/invites/{invite}";
 /// Accepting an invite link.
 pub const ACCEPT: &str = "/api/invites/{token}/accept";
 
+/// Adds the workspace, member and invite routes, each with its permission.
 pub fn routes(r: Routes<ApiState>) -> Routes<ApiState> {
     use Permission::{Instance, Workspace};
     r.get(WORKSPACES, Instance(Action::UseWorkspaces), list)

@@ -17,6 +17,8 @@ pub struct TestApp {
     pub base: String,
     pub clock: Clock,
     pub store: Arc<dyn Store>,
+    /// Every registered route with its declared permission.
+    pub routes: Vec<promptyard::http::routes::RouteSpec>,
     _dir: tempfile::TempDir,
     /// (server URL, database) of a Postgres-backed app, dropped by `stop`.
     pg: Option<(String, String)>,
@@ -40,6 +42,7 @@ impl TestApp {
         let clock = Clock::system();
         let app = App::build(&config, clock.clone()).await.unwrap();
         let store = app.store();
+        let routes = app.route_table().to_vec();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
@@ -54,6 +57,7 @@ impl TestApp {
             base: format!("http://{addr}"),
             clock,
             store,
+            routes,
             _dir: dir,
             pg: None,
             shutdown: Some(tx),

@@ -9,4 +9,5 @@ mod cli;
 mod edge;
 mod forms;
 mod helpers;
+mod routes;
 mod store_conformance;

@@ -217,11 +217,10 @@ async fn create_in(
     state: &WebState,
     ctx: &PageCtx,
     user: &crate::domain::User,
-    ws: Option<crate::domain::WorkspaceId>,
+    (ws, action): (Option<crate::domain::WorkspaceId>, &str),
     client: ClientInfo,
     jar: CookieJar,
     form: TemplateForm,
-    action: &str,
 ) -> Result<Response> {
     let result = match form.content() {
         Ok(content) => {
@@ -268,11 +267,10 @@ pub async fn create(
         &state,
         &ctx,
         &access.auth.user,
-        ws,
+        (ws, &action),
         client,
         jar,
         form,
-        &action,
     )
     .await
 }
@@ -289,11 +287,10 @@ pub async fn system_create(
         &state,
         &ctx,
         &auth.user,
-        None,
+        (None, paths::SYSTEM_TEMPLATES),
         client,
         jar,
         form,
-        paths::SYSTEM_TEMPLATES,
     )
     .await
 }
