@@ -22,6 +22,9 @@ pub struct AccountForm {
     pub password: String,
     /// The admin form's "Administrator" checkbox.
     pub admin: Option<String>,
+    /// Registration with an invite link: its token.
+    #[serde(default)]
+    pub invite: String,
 }
 
 impl AccountForm {

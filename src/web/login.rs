@@ -131,13 +131,18 @@ async fn logout(State(state): State<WebState>, jar: CookieJar) -> Result<Respons
     Ok((jar, Redirect::to(paths::LOGIN)).into_response())
 }
 
-fn register_form(form: &AccountForm, error: Option<&Error>) -> Markup {
+fn register_form(form: &AccountForm, error: Option<&Error>, joining: Option<&str>) -> Markup {
+    let lead = match joining {
+        Some(ws) => format!("Create your account to join {ws}."),
+        None => "Join this Promptyard instance.".to_owned(),
+    };
     auth_card(
         "Create your account",
-        "Join this Promptyard instance.",
+        &lead,
         html! {
             (form_errors(error))
             form.stack method="post" action=(paths::REGISTER) {
+                input type="hidden" name="invite" value=(form.invite);
                 (form.fields(error, true))
                 button.button.primary type="submit" { "Create account" }
             }
@@ -146,26 +151,48 @@ fn register_form(form: &AccountForm, error: Option<&Error>) -> Markup {
     )
 }
 
-/// Registration exists only under the `open` policy (invites come with workspaces).
-fn registration_open(state: &WebState) -> Result<()> {
-    match state.registration {
-        Registration::Open => Ok(()),
-        Registration::Closed | Registration::Invite => Err(Error::NotFound),
+#[derive(Deserialize, Default)]
+struct InviteQuery {
+    #[serde(default)]
+    invite: String,
+}
+
+/// Whether registration is open to this visitor: always under `open`, with a valid invite
+/// link under `invite`, never under `closed`. Returns the invited workspace's name, if any.
+async fn may_register(state: &WebState, invite: &str) -> Result<Option<String>> {
+    let invited = match invite.trim() {
+        "" => None,
+        token => Some(
+            state
+                .workspaces
+                .open_invite(token)
+                .await?
+                .1
+                .name
+                .to_string(),
+        ),
+    };
+    match (state.registration, &invited) {
+        (Registration::Open, _) | (Registration::Invite, Some(_)) => Ok(invited),
+        _ => Err(Error::NotFound),
     }
 }
 
-async fn register_page(State(state): State<WebState>, ctx: PageCtx) -> Result<Response> {
-    registration_open(&state)?;
+async fn register_page(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    Query(q): Query<InviteQuery>,
+) -> Result<Response> {
+    let joining = may_register(&state, &q.invite).await?;
     if ctx.auth.is_some() {
         return Ok(Redirect::to(paths::HOME).into_response());
     }
-    Ok(layout(
-        &ctx,
-        "Register",
-        Nav::None,
-        register_form(&AccountForm::default(), None),
-    )
-    .into_response())
+    let form = AccountForm {
+        invite: q.invite,
+        ..AccountForm::default()
+    };
+    let page = register_form(&form, None, joining.as_deref());
+    Ok(layout(&ctx, "Register", Nav::None, page).into_response())
 }
 
 async fn register_submit(
@@ -175,25 +202,42 @@ async fn register_submit(
     jar: CookieJar,
     Form(form): Form<AccountForm>,
 ) -> Result<Response> {
-    registration_open(&state)?;
+    let joining = may_register(&state, &form.invite).await?;
     let result = match form.parse() {
         Ok(account) => state.auth.register(account, &client).await,
         Err(e) => Err(e),
     };
     match result {
-        Ok((_, token)) => {
+        Ok((user, token)) => {
             let jar = set_session(jar, &state.edge, &token);
-            let jar = set_flash(
-                jar,
-                &state.edge,
-                false,
-                "Welcome to Promptyard! Your account is ready.",
-            );
-            Ok((jar, Redirect::to(paths::HOME)).into_response())
+            let (to, text) = match joining {
+                Some(_) => {
+                    let member = state
+                        .workspaces
+                        .accept(&user, &form.invite, Some(client.ip))
+                        .await?;
+                    let text = format!(
+                        "Welcome to Promptyard! You joined as {}.",
+                        member.role.label().to_lowercase()
+                    );
+                    (paths::ws(paths::WS_TEMPLATES, member.workspace_id), text)
+                }
+                None => (
+                    paths::HOME.to_owned(),
+                    "Welcome to Promptyard! Your account is ready.".to_owned(),
+                ),
+            };
+            let jar = set_flash(jar, &state.edge, false, &text);
+            Ok((jar, Redirect::to(&to)).into_response())
         }
         Err(e @ (Error::Invalid { .. } | Error::Conflict { .. })) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            layout(&ctx, "Register", Nav::None, register_form(&form, Some(&e))),
+            layout(
+                &ctx,
+                "Register",
+                Nav::None,
+                register_form(&form, Some(&e), joining.as_deref()),
+            ),
         )
             .into_response()),
         Err(e) => Err(e),

@@ -531,3 +531,76 @@ async fn registration_follows_the_policy() {
     assert_eq!(nia.role, InstanceRole::User);
     assert_eq!(open.get(&client, "/admin/users").await.status(), 403);
 }
+
+#[tokio::test]
+async fn invite_registration_needs_a_valid_invite_link() {
+    let app =
+        TestApp::spawn_with(|c| c.auth.registration = promptyard::config::Registration::Invite)
+            .await;
+    let admin = app.setup_admin().await;
+    let anon = app.browser();
+    assert_eq!(app.get(&anon, "/register").await.status(), 404);
+    assert_eq!(
+        app.get(&anon, "/register?invite=nonsense").await.status(),
+        404
+    );
+
+    let ws: serde_json::Value = admin
+        .post(app.url("/api/workspaces"))
+        .json(&serde_json::json!({"name": "Docs team"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ws_id = ws["id"].as_str().unwrap().to_owned();
+    let invite: serde_json::Value = admin
+        .post(app.url(&format!("/api/workspaces/{ws_id}/invites")))
+        .json(&serde_json::json!({"role": "editor"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = invite["token"].as_str().unwrap().to_owned();
+
+    let page = app.get(&anon, &format!("/register?invite={token}")).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("to join Docs team"));
+    let res = app
+        .post_form(
+            &anon,
+            "/register",
+            &[
+                ("email", "new@example.com"),
+                ("name", "Nia"),
+                ("password", "nia password"),
+                ("invite", &token),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), format!("/w/{ws_id}/templates"));
+    let nia = app
+        .store
+        .find_user_by_email("new@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let member = app
+        .store
+        .find_member(ws_id.parse().unwrap(), nia.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(member.role, promptyard::domain::Role::Editor);
+    // The link is used up: nobody else registers with it.
+    assert_eq!(
+        app.get(&app.browser(), &format!("/register?invite={token}"))
+            .await
+            .status(),
+        404
+    );
+}
