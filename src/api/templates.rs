@@ -15,12 +15,12 @@ use super::views::{
     ContentBody, PatchBody, TemplateDetail, TemplateSummary, VersionJson, VersionSummary,
 };
 use crate::auth::{Action, ClientInfo};
-use crate::domain::template::normalize_tags;
 use crate::domain::{Template, TemplateId};
 use crate::error::{Error, Result};
 use crate::http::extract::{CurrentUser, Json, Path, Query};
 use crate::http::routes::{Permission, Routes, TemplateAccess, WorkspaceAccess};
 use crate::templates::diff::{side_by_side, version_text};
+use crate::templates::{self, ListQuery};
 
 /// Route paths.
 pub const WORKSPACE_TEMPLATES: &str = "/api/workspaces/{ws}/templates";
@@ -64,14 +64,6 @@ pub fn routes(r: Routes<ApiState>) -> Routes<ApiState> {
         .get(VERSION, Template(Action::ViewTemplates), show_version)
         .get(DIFF, Template(Action::ViewTemplates), diff)
         .post(ROLLBACK, Template(Action::EditTemplates), rollback)
-}
-
-/// `?q=&tag=&sort=name|updated` on template lists.
-#[derive(Deserialize)]
-struct ListQuery {
-    q: Option<String>,
-    tag: Option<String>,
-    sort: Option<String>,
 }
 
 /// `?version=N` or `?label=name`: which version to show.
@@ -135,28 +127,11 @@ fn no_version(field: &'static str, n: u32) -> impl Fn(Error) -> Error {
 }
 
 /// Filters and sorts a template list as the query asks.
-fn filter(mut list: Vec<Template>, query: ListQuery) -> Result<Vec<TemplateSummary>> {
-    if let Some(q) = query
-        .q
-        .map(|q| q.trim().to_lowercase())
-        .filter(|q| !q.is_empty())
-    {
-        list.retain(|t| {
-            t.name.to_lowercase().contains(&q) || t.description.to_lowercase().contains(&q)
-        });
-    }
-    if let Some(tag) = query.tag.filter(|t| !t.trim().is_empty()) {
-        let tag = normalize_tags(&[tag])?;
-        list.retain(|t| tag.iter().all(|want| t.tags.contains(want)));
-    }
-    match query.sort.as_deref().map(str::trim) {
-        None | Some("" | "name") => {
-            list.sort_by_cached_key(|t| (t.name.to_lowercase(), t.id));
-        }
-        Some("updated") => list.sort_by_key(|t| std::cmp::Reverse(t.updated_at)),
-        Some(_) => return Err(Error::invalid("sort", "sort by `name` or `updated`")),
-    }
-    Ok(list.iter().map(Into::into).collect())
+fn filter(list: Vec<Template>, query: ListQuery) -> Result<Vec<TemplateSummary>> {
+    Ok(templates::filter(list, &query)?
+        .iter()
+        .map(Into::into)
+        .collect())
 }
 
 async fn list(

@@ -42,6 +42,44 @@ pub fn render(content: &TemplateContent, values: &Map<String, Value>) -> Result<
     })
 }
 
+/// Search, tag filter and order for template lists (`?q=&tag=&sort=name|updated`).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct ListQuery {
+    /// Case-insensitive text in the name or description.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// A tag the template must have.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// `name` (default) or `updated` (most recent first).
+    #[serde(default)]
+    pub sort: Option<String>,
+}
+
+/// Keeps the templates matching `query`, in its order; a bad tag or sort names the parameter.
+pub fn filter(mut list: Vec<Template>, query: &ListQuery) -> Result<Vec<Template>> {
+    if let Some(q) = query
+        .q
+        .as_deref()
+        .map(|q| q.trim().to_lowercase())
+        .filter(|q| !q.is_empty())
+    {
+        list.retain(|t| {
+            t.name.to_lowercase().contains(&q) || t.description.to_lowercase().contains(&q)
+        });
+    }
+    if let Some(tag) = query.tag.as_deref().filter(|t| !t.trim().is_empty()) {
+        let tag = crate::domain::template::normalize_tags(&[tag.to_owned()])?;
+        list.retain(|t| tag.iter().all(|want| t.tags.contains(want)));
+    }
+    match query.sort.as_deref().map(str::trim) {
+        None | Some("" | "name") => list.sort_by_cached_key(|t| (t.name.to_lowercase(), t.id)),
+        Some("updated") => list.sort_by_key(|t| std::cmp::Reverse(t.updated_at)),
+        Some(_) => return Err(Error::invalid("sort", "sort by `name` or `updated`")),
+    }
+    Ok(list)
+}
+
 /// "just now", "5 minutes ago", "3 hours ago", "2 days ago".
 pub fn ago(now: OffsetDateTime, then: OffsetDateTime) -> String {
     let secs = (now - then).whole_seconds().max(0);

@@ -9,5 +9,6 @@ mod cli;
 mod edge;
 mod forms;
 mod helpers;
+mod pages;
 mod routes;
 mod store_conformance;

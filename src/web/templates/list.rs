@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::editor::template_url;
 use crate::auth::ClientInfo;
-use crate::domain::{Role, Template};
+use crate::domain::Role;
 use crate::error::{Error, Result};
 use crate::http::cookies::set_flash;
 use crate::http::extract::{Form, Query};
@@ -22,25 +22,11 @@ use crate::web::{PageCtx, WebState, paths};
 /// The list's filters, from the query string.
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    tag: String,
+    #[serde(flatten)]
+    filter: crate::templates::ListQuery,
     /// `workspace`, `system` or `all` (default).
     #[serde(default)]
     scope: String,
-    /// `name` (default) or `updated`.
-    #[serde(default)]
-    sort: String,
-}
-
-fn matches(t: &Template, q: &ListQuery) -> bool {
-    let needle = q.q.trim().to_lowercase();
-    let tag = q.tag.trim().to_lowercase();
-    (needle.is_empty()
-        || t.name.to_lowercase().contains(&needle)
-        || t.description.to_lowercase().contains(&needle))
-        && (tag.is_empty() || t.tags.contains(&tag))
 }
 
 pub async fn list_page(
@@ -71,28 +57,33 @@ async fn render(
     let mut tags: Vec<String> = all.iter().flat_map(|t| t.tags.clone()).collect();
     tags.sort();
     tags.dedup();
-    let mut shown: Vec<&Template> = all.iter().filter(|t| matches(t, q)).collect();
-    if q.sort == "updated" {
-        shown.sort_by_key(|t| std::cmp::Reverse(t.updated_at));
-    } else {
-        shown.sort_by_key(|t| t.name.to_lowercase());
-    }
+    let shown = crate::templates::filter(all.clone(), &q.filter)?;
+    let (text, tag_q, sort) = (
+        q.filter.q.clone().unwrap_or_default(),
+        q.filter.tag.clone().unwrap_or_default(),
+        q.filter.sort.clone().unwrap_or_default(),
+    );
     let can_edit = access.role >= Role::Editor;
     let here = paths::ws(paths::WS_TEMPLATES, ws.id);
     let content = html! {
         div.page-head {
             h1 { "Templates" }
-            @if can_edit {
-                a.button.primary href=(paths::ws(paths::WS_TEMPLATE_NEW, ws.id)) { "New template" }
+            div.actions {
+                @if access.auth.user.is_admin() {
+                    a.button href=(paths::SYSTEM_TEMPLATE_NEW) { "New system template" }
+                }
+                @if can_edit {
+                    a.button.primary href=(paths::ws(paths::WS_TEMPLATE_NEW, ws.id)) { "New template" }
+                }
             }
         }
         form.filters method="get" action=(here) role="search" {
             label.sr-only for="q" { "Search by name" }
-            input #q type="search" name="q" value=(q.q) placeholder="Search by name or description";
+            input #q type="search" name="q" value=(text) placeholder="Search by name or description";
             label.sr-only for="tag" { "Tag" }
             select #tag name="tag" {
                 option value="" { "All tags" }
-                @for tag in &tags { option value=(tag) selected[*tag == q.tag] { (tag) } }
+                @for tag in &tags { option value=(tag) selected[*tag == tag_q] { (tag) } }
             }
             label.sr-only for="scope" { "Scope" }
             select #scope name="scope" {
@@ -102,8 +93,8 @@ async fn render(
             }
             label.sr-only for="sort" { "Sort" }
             select #sort name="sort" {
-                option value="name" selected[q.sort != "updated"] { "By name" }
-                option value="updated" selected[q.sort == "updated"] { "Recently changed" }
+                option value="name" selected[sort != "updated"] { "By name" }
+                option value="updated" selected[sort == "updated"] { "Recently changed" }
             }
             button.button type="submit" { "Filter" }
         }
