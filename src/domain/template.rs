@@ -62,6 +62,8 @@ pub mod limits {
     pub const TAG_CHARS: usize = 40;
     /// Longest version message.
     pub const MESSAGE_CHARS: usize = 500;
+    /// Largest max-tokens default (no model generates more in one answer).
+    pub const MAX_TOKENS: u32 = 1_000_000;
 }
 
 impl TemplateContent {
@@ -123,10 +125,12 @@ impl TemplateContent {
                 "temperature must be between 0 and 2",
             ));
         }
-        if self.model.max_tokens == Some(0) {
+        if let Some(n) = self.model.max_tokens
+            && !(1..=limits::MAX_TOKENS).contains(&n)
+        {
             return Err(Error::invalid(
                 "max_tokens",
-                "max tokens must be at least 1",
+                format!("max tokens must be between 1 and {}", limits::MAX_TOKENS),
             ));
         }
         if let Some(model) = &self.model.model {
@@ -178,12 +182,13 @@ pub fn normalize_tags(raw: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// A label name: `production`, `staging` or custom (`[a-z0-9][a-z0-9-_.]{0,39}`).
+/// A label name: `production`, `staging` or custom (`[a-z][a-z0-9-_.]{0,39}`). Labels start
+/// with a letter so that a number always means a version.
 pub fn validate_label(raw: &str) -> Result<String> {
     let l = raw.trim().to_lowercase();
     let ok = !l.is_empty()
         && l.len() <= 40
-        && l.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && l.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && l.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
     if ok {
@@ -191,7 +196,7 @@ pub fn validate_label(raw: &str) -> Result<String> {
     } else {
         Err(Error::invalid(
             "label",
-            "a label is 1 to 40 characters: lower-case letters, digits, - _ .",
+            "a label is 1 to 40 characters: a letter, then lower-case letters, digits, - _ .",
         ))
     }
 }
@@ -325,5 +330,6 @@ mod tests {
         assert_eq!(validate_label(" Staging ").ok().as_deref(), Some("staging"));
         assert!(validate_label("-x").is_err());
         assert!(validate_label("a b").is_err());
+        assert!(validate_label("2").is_err(), "a number means a version");
     }
 }

@@ -36,6 +36,18 @@ async fn home_page(State(state): State<WebState>, ctx: PageCtx) -> Result<Respon
         }
         div.cards {
             article.card {
+                h2 { "Your workspaces" }
+                ul.plain {
+                    @for (w, role) in &ctx.workspaces {
+                        li {
+                            a href=(paths::ws(paths::WS_TEMPLATES, w.id)) { (w.name) }
+                            " " span.muted.small { @if w.personal { "personal" } @else { (role.label().to_lowercase()) } }
+                        }
+                    }
+                }
+                a.button href=(paths::WORKSPACES) { "Manage workspaces" }
+            }
+            article.card {
                 h2 { "Your account" }
                 p { "Signed in as " strong { (user.email) } "." }
                 p { "Change your name or password and see where you are logged in." }

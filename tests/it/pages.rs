@@ -711,6 +711,13 @@ async fn pages_template_editor_creates_and_validates() {
             .len(),
         before
     );
+    // The system template editor's error page cancels to a page that exists (not the
+    // POST-only /system/templates).
+    let body = editor_body(&[("name", ""), ("user_prompt_template", "x")], &[]);
+    let (s, page) = read(app.post_raw(&t.ada, "/system/templates", body).await).await;
+    assert_eq!(s, 422, "{page}");
+    assert!(page.contains("Enter a template name."), "{page}");
+    assert!(!page.contains("href=\"/system/templates\""), "{page}");
     // A viewer cannot create one either.
     let body = editor_body(&[("name", "Sneaky"), ("user_prompt_template", "x")], &[]);
     let res = app

@@ -242,7 +242,12 @@ async fn create_in(
             Ok((jar, Redirect::to(&template_url(&t))).into_response())
         }
         Err(e @ Error::Invalid { .. }) => {
-            let body = editor(&form, Some(&e), action, action);
+            let body = editor(
+                &form,
+                Some(&e),
+                action,
+                if ws.is_some() { action } else { paths::HOME },
+            );
             Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
                 editor_page(ctx, "New template", body),
