@@ -22,6 +22,7 @@ if (form) {
     if (name && blank) {
       blank.value = name;
       blank.closest('tr').querySelector('[name="var_required"]').value = 'yes';
+      rows.appendChild(rowTemplate.content.firstElementChild.cloneNode(true));
     } else {
       rows.appendChild(row);
     }

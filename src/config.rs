@@ -36,6 +36,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Where the server may send HTTP requests (model providers).
+    pub outbound: OutboundConfig,
 }
 
 /// Where data lives.
@@ -112,6 +114,40 @@ impl Default for HttpConfig {
     }
 }
 
+/// The outbound policy: every request to a model provider goes through one client that only
+/// connects to addresses this allows.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Private, loopback or link-local ranges the server may call, as CIDR or single addresses
+    /// ("10.0.0.0/8", "127.0.0.1"). Public addresses need no entry.
+    pub allow_cidrs: Vec<String>,
+    /// Host names ("ollama.lan", or "*.corp.example" for subdomains) the server may call even
+    /// when they resolve to private addresses.
+    pub allow_hosts: Vec<String>,
+    /// Destination ports allowed.
+    pub allow_ports: Vec<u16>,
+    /// Refuse every public address (air-gapped installs that only use local model servers).
+    pub block_public: bool,
+    /// Seconds to wait for a connection.
+    pub connect_timeout_secs: u64,
+    /// Seconds to wait for the next bytes of an answer.
+    pub read_timeout_secs: u64,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self {
+            allow_cidrs: Vec::new(),
+            allow_hosts: Vec::new(),
+            allow_ports: vec![443, 80],
+            block_public: false,
+            connect_timeout_secs: 10,
+            read_timeout_secs: 120,
+        }
+    }
+}
+
 /// Log output format.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -154,6 +190,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
             log: LogConfig::default(),
+            outbound: OutboundConfig::default(),
         }
     }
 }
@@ -352,6 +389,45 @@ impl Config {
                 return bad(key, format!("must be between 1 and {max}"));
             }
         }
+        let o = &self.outbound;
+        for cidr in &o.allow_cidrs {
+            let ok =
+                cidr.parse::<ipnet::IpNet>().is_ok() || cidr.parse::<std::net::IpAddr>().is_ok();
+            if !ok {
+                return bad(
+                    "outbound.allow_cidrs",
+                    format!("`{cidr}` is not an address or CIDR range like 10.0.0.0/8"),
+                );
+            }
+        }
+        for host in &o.allow_hosts {
+            let name = host.strip_prefix("*.").unwrap_or(host);
+            let ok = !name.is_empty()
+                && name.len() <= 253
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+            if !ok {
+                return bad(
+                    "outbound.allow_hosts",
+                    format!("`{host}` is not a host name like ollama.lan or *.corp.example"),
+                );
+            }
+        }
+        if o.allow_ports.is_empty() || o.allow_ports.contains(&0) {
+            return bad(
+                "outbound.allow_ports",
+                "list at least one port, each 1 to 65535".to_owned(),
+            );
+        }
+        for (key, v) in [
+            ("outbound.connect_timeout_secs", o.connect_timeout_secs),
+            ("outbound.read_timeout_secs", o.read_timeout_secs),
+        ] {
+            if v == 0 || v > 3600 {
+                return bad(key, "must be between 1 and 3600".to_owned());
+            }
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return bad(
                 "log.level",
@@ -416,6 +492,9 @@ fn collect_keys(t: &toml::Table, prefix: &str, out: &mut BTreeMap<String, &'stat
             toml::Value::Boolean(_) => {
                 out.insert(key, "boolean");
             }
+            toml::Value::Array(_) => {
+                out.insert(key, "array");
+            }
             _ => {
                 out.insert(key, "string");
             }
@@ -464,6 +543,18 @@ fn check_keys(
 /// Environment values are strings; give them the type the key has.
 fn typed_value(kind: &str, raw: &str) -> toml::Value {
     match kind {
+        // A comma-separated list; numbers stay numbers.
+        "array" => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<i64>()
+                        .map(toml::Value::Integer)
+                        .unwrap_or_else(|_| toml::Value::String(s.to_owned()))
+                })
+                .collect(),
+        ),
         "integer" => raw
             .trim()
             .parse::<i64>()
@@ -613,6 +704,28 @@ mod tests {
             assert_eq!(err.key, key, "{text}");
             assert!(err.message.contains("between 1 and"), "{err}");
         }
+    }
+
+    #[test]
+    fn outbound_lists_come_from_env_and_are_checked() {
+        let loaded = load_str(
+            "",
+            &[
+                ("PROMPTYARD_OUTBOUND__ALLOW_CIDRS", "10.0.0.0/8, 127.0.0.1"),
+                ("PROMPTYARD_OUTBOUND__ALLOW_PORTS", "443,11434"),
+            ],
+        )
+        .expect("loads");
+        assert_eq!(
+            loaded.config.outbound.allow_cidrs,
+            vec!["10.0.0.0/8", "127.0.0.1"]
+        );
+        assert_eq!(loaded.config.outbound.allow_ports, vec![443, 11434]);
+        let err =
+            load_str("[outbound]\nallow_cidrs = [\"10.0.0.0/33\"]\n", &[]).expect_err("bad cidr");
+        assert_eq!(err.key, "outbound.allow_cidrs");
+        let err = load_str("[outbound]\nallow_hosts = [\"a b\"]\n", &[]).expect_err("bad host");
+        assert_eq!(err.key, "outbound.allow_hosts");
     }
 
     #[test]

@@ -11,9 +11,12 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod http;
+/// Infrastructure: provider adapters, pricing and exact token counting.
+pub mod llm;
 pub mod store;
 pub mod templates;
 pub mod web;

@@ -16,11 +16,12 @@ use super::ApiState;
 use super::templates::selector;
 use super::views::TemplateSummary;
 use crate::auth::{Action, Actor, Authenticated, ClientInfo, Resource, authorize};
-use crate::domain::template::{PRODUCTION, validate_label};
+use crate::domain::Role;
 use crate::domain::{TemplateId, WorkspaceId};
 use crate::error::{Error, Result};
 use crate::http::extract::{Json, Path};
 use crate::http::routes::{Permission, Routes, TemplateAccess, WorkspaceAccess};
+use crate::templates::ProductionAllowed;
 use crate::templates::export::ExportDoc;
 use crate::templates::{Rendered, render};
 
@@ -84,14 +85,9 @@ struct Imported {
     imported: Vec<TemplateId>,
 }
 
-/// The label in the path, normalised; moving `production` also needs `LabelProduction`, checked
-/// before anything is changed.
-fn label_allowed(access: &TemplateAccess, raw: &str) -> Result<String> {
-    let label = validate_label(raw)?;
-    if label == PRODUCTION {
-        access.authorize(Action::LabelProduction)?;
-    }
-    Ok(label)
+/// Whether the caller may move `production` on this template.
+fn production(access: &TemplateAccess) -> ProductionAllowed {
+    ProductionAllowed(access.authorize(Action::LabelProduction).is_ok())
 }
 
 #[tracing::instrument(skip_all, fields(template = %access.template.id, %label), err(level = "warn"))]
@@ -102,7 +98,6 @@ async fn set_label(
     Path((_, label)): Path<(TemplateId, String)>,
     Json(body): Json<LabelBody>,
 ) -> Result<JsonResponse<TemplateSummary>> {
-    let label = label_allowed(&access, &label)?;
     let t = state
         .templates
         .set_label(
@@ -110,6 +105,7 @@ async fn set_label(
             &access.template,
             &label,
             body.version,
+            production(&access),
             Some(client.ip),
         )
         .await?;
@@ -123,10 +119,15 @@ async fn remove_label(
     client: ClientInfo,
     Path((_, label)): Path<(TemplateId, String)>,
 ) -> Result<StatusCode> {
-    let label = label_allowed(&access, &label)?;
     state
         .templates
-        .remove_label(&access.auth.user, &access.template, &label, Some(client.ip))
+        .remove_label(
+            &access.auth.user,
+            &access.template,
+            &label,
+            production(&access),
+            Some(client.ip),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -150,14 +151,20 @@ async fn render_prompt(
     Ok(JsonResponse(render(&v.content, &body.variables)?))
 }
 
-/// The caller must be allowed to edit templates in `target`; not a member answers 404.
-async fn check_target(state: &ApiState, auth: &Authenticated, target: WorkspaceId) -> Result<()> {
+/// The caller must be allowed to edit templates in `target` (not a member answers 404); says
+/// whether they may also bring a `production` label there.
+async fn check_target(
+    state: &ApiState,
+    auth: &Authenticated,
+    target: WorkspaceId,
+) -> Result<ProductionAllowed> {
     let member = state.auth.store().find_member(target, auth.user.id).await?;
-    authorize(
-        Actor::User(&auth.user),
-        Action::EditTemplates,
-        Resource::Workspace(member.map(|m| m.role)),
-    )
+    let resource = Resource::Workspace(member.map(|m| m.role));
+    let actor = Actor::User(&auth.user);
+    authorize(actor, Action::EditTemplates, resource)?;
+    Ok(ProductionAllowed(
+        authorize(actor, Action::LabelProduction, resource).is_ok(),
+    ))
 }
 
 #[tracing::instrument(skip_all, fields(template = %access.template.id, to = %body.workspace_id), err(level = "warn"))]
@@ -187,13 +194,14 @@ async fn move_to(
     client: ClientInfo,
     Json(body): Json<TargetBody>,
 ) -> Result<JsonResponse<TemplateSummary>> {
-    check_target(&state, &access.auth, body.workspace_id).await?;
+    let allowed = check_target(&state, &access.auth, body.workspace_id).await?;
     let t = state
         .templates
         .move_to(
             &access.auth.user,
             &access.template,
             body.workspace_id,
+            allowed,
             Some(client.ip),
         )
         .await?;
@@ -232,7 +240,13 @@ async fn import(
 ) -> Result<(StatusCode, JsonResponse<Imported>)> {
     let created = state
         .templates
-        .import(&access.auth.user, access.workspace.id, doc, Some(client.ip))
+        .import(
+            &access.auth.user,
+            access.workspace.id,
+            doc,
+            ProductionAllowed(access.role >= Role::Admin),
+            Some(client.ip),
+        )
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -19,7 +19,7 @@ use crate::domain::{Template, TemplateId};
 use crate::error::{Error, Result};
 use crate::http::extract::{CurrentUser, Json, Path, Query};
 use crate::http::routes::{Permission, Routes, TemplateAccess, WorkspaceAccess};
-use crate::templates::diff::{side_by_side, version_text};
+use crate::templates::diff::between;
 use crate::templates::{self, ListQuery};
 
 /// Route paths.
@@ -320,7 +320,8 @@ async fn diff(
         .get_version(id, q.to)
         .await
         .map_err(no_version("to", q.to))?;
-    let rows = side_by_side(&version_text(&old.content), &version_text(&new.content))
+    let rows = between(&old.content, &new.content)
+        .await?
         .into_iter()
         .map(|r| DiffRowJson {
             left: r.left,

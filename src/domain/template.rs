@@ -89,6 +89,12 @@ impl TemplateContent {
             ));
         }
         self.description = self.description.trim().to_owned();
+        if has_control_chars(&self.description, true) {
+            return Err(Error::invalid(
+                "description",
+                "the description contains control characters",
+            ));
+        }
         if self.description.chars().count() > limits::DESCRIPTION_CHARS {
             return Err(Error::invalid(
                 "description",

@@ -16,6 +16,8 @@ use super::has_control_chars;
 use crate::error::{Error, Result};
 
 /// The most variables one template may declare.
+/// Largest rendered prompt, in bytes.
+pub const MAX_RENDERED_BYTES: usize = 8 << 20;
 pub const MAX_VARIABLES: usize = 50;
 /// The longest variable name, in characters.
 pub const MAX_NAME_LEN: usize = 64;
@@ -159,6 +161,14 @@ impl VariableDef {
         }
         if let VarKind::Enum { choices } = &self.kind {
             check_choices(choices).map_err(fail)?;
+        }
+        if let Some(Value::String(s)) = &self.default {
+            if s.len() > MAX_RENDERED_BYTES / 4 {
+                return Err(fail("the default is too long".to_owned()));
+            }
+            if has_control_chars(s, true) {
+                return Err(fail("the default contains control characters".to_owned()));
+            }
         }
         match &self.default {
             Some(default) if !default.is_null() && !self.kind.fits_default(default) => {
@@ -313,7 +323,20 @@ impl<'a> Renderer<'a> {
         scan::<Error>(text, |piece| {
             match piece {
                 Piece::Text(t) => out.push_str(t),
-                Piece::Var(name) => out.push_str(self.resolve(name)?),
+                Piece::Var(name) => {
+                    let value = self.resolve(name)?;
+                    // Many placeholders times a long value must not exhaust memory.
+                    if out.len() + value.len() > MAX_RENDERED_BYTES {
+                        return Err(Error::invalid(
+                            "variables",
+                            format!(
+                                "the rendered prompt would be larger than {} MiB",
+                                MAX_RENDERED_BYTES >> 20
+                            ),
+                        ));
+                    }
+                    out.push_str(value);
+                }
             }
             Ok(())
         })?;
@@ -520,6 +543,27 @@ mod tests {
         let e = d.validate().unwrap_err();
         assert_eq!(e.field(), Some("variables"));
         e.to_string()
+    }
+
+    #[test]
+    fn rendering_stops_at_the_size_cap() {
+        let defs = vec![VariableDef {
+            name: "a".into(),
+            kind: VarKind::Text,
+            default: None,
+            required: true,
+            description: String::new(),
+        }];
+        let mut values = Map::new();
+        values.insert("a".into(), Value::String("x".repeat(4096)));
+        let text = "{{a}}".repeat(50_000);
+        let err = render(&text, &defs, &values).expect_err("capped");
+        assert!(err.to_string().contains("larger than 8 MiB"), "{err}");
+        let nul = VariableDef {
+            default: Some(Value::String("a\u{0}b".into())),
+            ..defs[0].clone()
+        };
+        assert!(nul.validate().is_err());
     }
 
     #[test]

@@ -15,6 +15,18 @@ pub struct DiffRow {
     pub changed: bool,
 }
 
+/// The side-by-side diff between two versions' texts, computed on the blocking pool (a large
+/// diff takes a while and must not hold up the async runtime).
+pub async fn between(
+    old: &crate::domain::TemplateContent,
+    new: &crate::domain::TemplateContent,
+) -> crate::error::Result<Vec<DiffRow>> {
+    let (old, new) = (version_text(old), version_text(new));
+    tokio::task::spawn_blocking(move || side_by_side(&old, &new))
+        .await
+        .map_err(crate::error::Error::internal)
+}
+
 /// A version as plain text: the fields people compare, one section after another.
 pub fn version_text(c: &TemplateContent) -> String {
     let mut out = String::new();
@@ -47,7 +59,11 @@ pub fn version_text(c: &TemplateContent) -> String {
 
 /// The side-by-side line diff from `old` to `new`.
 pub fn side_by_side(old: &str, new: &str) -> Vec<DiffRow> {
-    let diff = TextDiff::from_lines(old, new);
+    // A diff of two large, unrelated texts can take minutes; past the deadline similar gives a
+    // coarser (still correct) diff instead.
+    let diff = TextDiff::configure()
+        .timeout(std::time::Duration::from_millis(300))
+        .diff_lines(old, new);
     let old_lines: Vec<&str> = diff.old_slices().to_vec();
     let new_lines: Vec<&str> = diff.new_slices().to_vec();
     let line =

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::Templates;
-use crate::domain::template::{validate_label, validate_message};
+use crate::domain::template::validate_message;
 use crate::domain::{NewAuditEvent, Template, TemplateContent, User, WorkspaceId};
 use crate::error::{Error, Result};
 
@@ -82,6 +82,7 @@ impl Templates {
         actor: &User,
         workspace: WorkspaceId,
         doc: ExportDoc,
+        production_allowed: super::ProductionAllowed,
         ip: Option<String>,
     ) -> Result<Vec<Template>> {
         if doc.format != FORMAT {
@@ -124,7 +125,7 @@ impl Templates {
             }
             let mut labels = Vec::new();
             for (label, n) in &t.labels {
-                let label = validate_label(label).map_err(at)?;
+                let label = super::checked_label(label, production_allowed)?;
                 if *n == 0 || *n as usize > versions.len() {
                     return Err(at(Error::invalid(
                         "labels",

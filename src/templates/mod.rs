@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::clock::Clock;
-use crate::domain::template::{validate_label, validate_message};
+use crate::domain::template::{PRODUCTION, validate_label, validate_message};
 use crate::domain::variables::render_all;
 use crate::domain::{
     NewAuditEvent, NewTemplate, SaveOutcome, Template, TemplateContent, TemplateVersion, User,
@@ -142,12 +142,22 @@ impl Templates {
     ) -> Result<TemplateVersion> {
         let content = content.validated()?;
         let message = validate_message(message)?;
+        let missing = || {
+            Error::invalid(
+                "base_version",
+                format!("version {base_version} does not exist; reload to edit the latest"),
+            )
+        };
+        if base_version == 0 {
+            return Err(missing());
+        }
         match self
             .store
             .save_version(template.id, base_version, content, message, Some(actor.id))
             .await?
         {
             SaveOutcome::Saved(v) => Ok(v),
+            SaveOutcome::Stale(latest) if base_version > latest.version => Err(missing()),
             SaveOutcome::Stale(latest) => Err(self.stale(&latest).await),
         }
     }
@@ -207,14 +217,25 @@ impl Templates {
         Ok(t)
     }
 
-    /// Moves a template (with all its versions and labels) to another workspace.
+    /// Moves a template (with all its versions and labels) to another workspace. A template
+    /// labelled `production` lands there only for someone who may move that label there.
     pub async fn move_to(
         &self,
         actor: &User,
         template: &Template,
         to: WorkspaceId,
+        production_allowed: ProductionAllowed,
         ip: Option<String>,
     ) -> Result<Template> {
+        if template.is_system() {
+            return Err(Error::invalid(
+                "workspace",
+                "a system template stays a system template; duplicate it into a workspace instead",
+            ));
+        }
+        if template.labels.contains_key(PRODUCTION) && !production_allowed.0 {
+            return Err(Error::Forbidden);
+        }
         if template.workspace_id == Some(to) {
             return Err(Error::invalid(
                 "workspace",
@@ -238,32 +259,33 @@ impl Templates {
         self.store.delete_template(template.id, audit).await
     }
 
-    /// Points a label at a version. (Moving `production` needs a further permission, which
-    /// the caller checks.)
+    /// Points a label at a version. `production` (in any spelling) only for those allowed.
     pub async fn set_label(
         &self,
         actor: &User,
         template: &Template,
         label: &str,
         version: u32,
+        production_allowed: ProductionAllowed,
         ip: Option<String>,
     ) -> Result<Template> {
-        let label = validate_label(label)?;
+        let label = checked_label(label, production_allowed)?;
         let audit = NewAuditEvent::new(Some(actor.id), "template.label").ip(ip);
         self.store
             .set_label(template.id, &label, version, audit)
             .await
     }
 
-    /// Removes a label.
+    /// Removes a label; `production` only for those allowed.
     pub async fn remove_label(
         &self,
         actor: &User,
         template: &Template,
         label: &str,
+        production_allowed: ProductionAllowed,
         ip: Option<String>,
     ) -> Result<Template> {
-        let label = validate_label(label)?;
+        let label = checked_label(label, production_allowed)?;
         let audit = NewAuditEvent::new(Some(actor.id), "template.unlabel").ip(ip);
         self.store.delete_label(template.id, &label, audit).await
     }
@@ -285,6 +307,21 @@ impl Templates {
         };
         self.store.get_version(template.id, n).await
     }
+}
+
+/// Whether the actor may move the `production` label where a change lands: the caller works
+/// it out from the route's access (`Action::LabelProduction` in that workspace).
+#[derive(Clone, Copy, Debug)]
+pub struct ProductionAllowed(pub bool);
+
+/// The normalised label, refusing `production` to those who may not move it: the check runs
+/// on the normalised name, so `Production` is `production` too.
+fn checked_label(raw: &str, allowed: ProductionAllowed) -> Result<String> {
+    let label = validate_label(raw)?;
+    if label == PRODUCTION && !allowed.0 {
+        return Err(Error::Forbidden);
+    }
+    Ok(label)
 }
 
 /// "Name (copy)", within the name length limit.

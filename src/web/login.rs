@@ -202,6 +202,11 @@ async fn register_submit(
     jar: CookieJar,
     Form(form): Form<AccountForm>,
 ) -> Result<Response> {
+    // Checked again under the lock, so a single-use link registers one account.
+    let _guard = match form.invite.trim().is_empty() {
+        true => None,
+        false => Some(state.workspaces.registration_lock().await),
+    };
     let joining = may_register(&state, &form.invite).await?;
     let result = match form.parse() {
         Ok(account) => state.auth.register(account, &client).await,

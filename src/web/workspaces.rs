@@ -243,7 +243,7 @@ async fn render_settings(
                     label for="invite-role" { "Role" }
                     select #invite-role name="role" {
                         @for r in Role::ALL.iter().rev() {
-                            @if *r <= access.role && (owner || *r != Role::Owner) {
+                            @if crate::workspaces::may_grant(access.role, *r) {
                                 option value=(r.as_str()) selected[*r == Role::Editor] { (r.label()) }
                             }
                         }

@@ -24,6 +24,9 @@ pub const INVITE_DAYS: i64 = 7;
 pub struct Workspaces {
     store: Arc<dyn Store>,
     clock: Clock,
+    /// Held while an account is registered with an invite, so one single-use link cannot
+    /// register several accounts (the invite is checked again inside the lock).
+    registration: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A new invite: the stored record and the token for the link (shown once).
@@ -38,7 +41,17 @@ pub struct CreatedInvite {
 impl Workspaces {
     /// The service over `store`.
     pub fn new(store: Arc<dyn Store>, clock: Clock) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            registration: Arc::default(),
+        }
+    }
+
+    /// Serialises registrations that use an invite link; hold the guard from checking the
+    /// invite until it is accepted.
+    pub async fn registration_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.registration.lock().await
     }
 
     /// The user's workspaces with their roles, making their personal one on first need.
@@ -130,7 +143,7 @@ impl Workspaces {
             .find_member(ws.id, member)
             .await?
             .ok_or(Error::NotFound)?;
-        if actor_role != Role::Owner && (current.role >= Role::Admin || role >= Role::Admin) {
+        if !may_grant(actor_role, current.role) || !may_grant(actor_role, role) {
             return Err(Error::Forbidden);
         }
         let audit = NewAuditEvent::new(Some(actor.id), "member.role")
@@ -155,7 +168,7 @@ impl Workspaces {
             .find_member(ws.id, member)
             .await?
             .ok_or(Error::NotFound)?;
-        if actor_role != Role::Owner && current.role >= Role::Admin {
+        if !may_grant(actor_role, current.role) {
             return Err(Error::Forbidden);
         }
         let audit = NewAuditEvent::new(Some(actor.id), "member.remove")
@@ -195,10 +208,10 @@ impl Workspaces {
                 "a personal workspace cannot be shared; create a shared workspace to invite people",
             ));
         }
-        if role > actor_role || (role == Role::Owner && actor_role != Role::Owner) {
+        if !may_grant(actor_role, role) {
             return Err(Error::invalid(
                 "role",
-                "you can only invite for a role up to your own",
+                "admins invite editors and viewers; only owners invite admins and owners",
             ));
         }
         if !(1..=90).contains(&days) {
@@ -252,13 +265,33 @@ impl Workspaces {
         Ok((invite, ws))
     }
 
-    /// Accepts an invite link for `user`.
+    /// Accepts an invite link for `user`. The invite must still be one its maker could make
+    /// now (a maker demoted or removed since takes their invites' power with them).
     pub async fn accept(&self, user: &User, token: &str, ip: Option<String>) -> Result<Member> {
+        let (invite, _) = self.open_invite(token).await?;
+        let maker = self
+            .store
+            .find_member(invite.workspace_id, invite.created_by)
+            .await?
+            .map(|m| m.role);
+        if !maker.is_some_and(|r| may_grant(r, invite.role)) {
+            return Err(Error::NotFound);
+        }
         let token = SessionToken::from_cookie(token).ok_or(Error::NotFound)?;
         let audit = NewAuditEvent::new(Some(user.id), "invite.accept").ip(ip);
         self.store
             .accept_invite(token.hash(), user.id, self.clock.now(), audit)
             .await
+    }
+}
+
+/// Whether someone with role `actor` may give `role` to another (by invite or role change):
+/// admins manage editors and viewers; owners anything.
+pub fn may_grant(actor: Role, role: Role) -> bool {
+    match actor {
+        Role::Owner => true,
+        Role::Admin => role < Role::Admin,
+        Role::Editor | Role::Viewer => false,
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod access;
 mod members;
+mod rules;
 mod versions;
 
 use reqwest::{Client, Method};

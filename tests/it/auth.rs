@@ -569,20 +569,38 @@ async fn invite_registration_needs_a_valid_invite_link() {
     let page = app.get(&anon, &format!("/register?invite={token}")).await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("to join Docs team"));
-    let res = app
-        .post_form(
-            &anon,
-            "/register",
-            &[
-                ("email", "new@example.com"),
+    // Five racing registrations with one single-use link: exactly one account is made.
+    let mut racers = Vec::new();
+    for i in 0..5 {
+        let (client, url, token) = (app.browser(), app.url("/register"), token.clone());
+        let email = if i == 0 {
+            "new@example.com".to_owned()
+        } else {
+            format!("racer{i}@example.com")
+        };
+        racers.push(tokio::spawn(async move {
+            let form = [
+                ("email", email.as_str()),
                 ("name", "Nia"),
                 ("password", "nia password"),
-                ("invite", &token),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), 303);
-    assert_eq!(location(&res), format!("/w/{ws_id}/templates"));
+                ("invite", token.as_str()),
+            ];
+            let res = client.post(url).form(&form).send().await.unwrap();
+            (res.status().as_u16(), location(&res), email)
+        }));
+    }
+    let mut winners = Vec::new();
+    for r in racers {
+        let (status, to, email) = r.await.unwrap();
+        assert!(status == 303 || status == 404, "{status}");
+        if status == 303 {
+            assert_eq!(to, format!("/w/{ws_id}/templates"));
+            winners.push(email);
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    assert_eq!(app.store.count_users().await.unwrap(), 2);
+    let winner = winners.remove(0);
     let nia = app
         .store
         .find_user_by_email("new@example.com")

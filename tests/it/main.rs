@@ -2,6 +2,8 @@
 //! temporary data directory and drives it over HTTP as a browser or script would.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Tests talk to the server (and fake upstreams) with their own HTTP clients.
+#![allow(clippy::disallowed_methods)]
 
 mod api;
 mod auth;

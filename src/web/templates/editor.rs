@@ -40,7 +40,7 @@ fn var_row(row: &VarRow) -> Markup {
                     }
                 }
             }
-            td { input name="var_choices" value=(row.choices) aria-label="Choices" placeholder="a, b, c (for Choice)"; }
+            td { textarea name="var_choices" rows="1" aria-label="Choices" placeholder="one per line (for Choice)" { (row.choices) } }
             td { input name="var_default" value=(row.default) aria-label="Default"; }
             td {
                 select name="var_required" aria-label="Required" {

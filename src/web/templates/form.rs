@@ -66,7 +66,7 @@ impl VarRow {
             VarKind::Text => ("text", String::new()),
             VarKind::Number => ("number", String::new()),
             VarKind::Boolean => ("boolean", String::new()),
-            VarKind::Enum { choices } => ("enum", choices.join(", ")),
+            VarKind::Enum { choices } => ("enum", choices.join("\n")),
         };
         let default = match &v.default {
             None | Some(Value::Null) => String::new(),
@@ -99,9 +99,10 @@ impl VarRow {
             "number" => VarKind::Number,
             "boolean" => VarKind::Boolean,
             "enum" => VarKind::Enum {
+                // One choice per line, so a choice may contain a comma.
                 choices: self
                     .choices
-                    .split([',', '\n'])
+                    .split('\n')
                     .map(str::trim)
                     .filter(|c| !c.is_empty())
                     .map(str::to_owned)

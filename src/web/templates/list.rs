@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::http::cookies::set_flash;
 use crate::http::extract::{Form, Query};
 use crate::http::routes::WorkspaceAccess;
+use crate::templates::ProductionAllowed;
 use crate::templates::export::ExportDoc;
 use crate::web::views::{Nav, empty, form_errors, layout, when};
 use crate::web::{PageCtx, WebState, paths};
@@ -211,7 +212,13 @@ pub async fn import(
         Ok(doc) => {
             state
                 .templates
-                .import(&access.auth.user, access.workspace.id, doc, Some(client.ip))
+                .import(
+                    &access.auth.user,
+                    access.workspace.id,
+                    doc,
+                    ProductionAllowed(access.role >= Role::Admin),
+                    Some(client.ip),
+                )
                 .await
         }
         Err(e) => Err(Error::invalid(

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::http::cookies::set_flash;
 use crate::http::extract::{Form, Path, Query};
 use crate::http::routes::TemplateAccess;
-use crate::templates::{Rendered, diff};
+use crate::templates::{ProductionAllowed, Rendered, diff};
 use crate::web::views::{Nav, form_errors, layout, sentence, when};
 use crate::web::{PageCtx, WebState, paths};
 
@@ -97,7 +97,8 @@ async fn render_page(
                 section.panel aria-labelledby="try-h" {
                     h2 #try-h { "Fill in and render" }
                     form.stack method="post" action=(paths::with_id(paths::TEMPLATE_RENDER, t.id)) {
-                        input type="hidden" name="version" value=(v.version);
+                        // Not a possible variable name (those have no hyphen), so it never collides.
+                        input type="hidden" name="render-version" value=(v.version);
                         @if c.variables.is_empty() { p.muted { "This template has no variables." } }
                         @for var in &c.variables {
                             @let id = format!("var-{}", var.name);
@@ -214,7 +215,7 @@ pub async fn render(
     access: TemplateAccess,
     Form(mut form): Form<HashMap<String, String>>,
 ) -> Result<Response> {
-    let selector = form.remove("version");
+    let selector = form.remove("render-version");
     let v = state
         .templates
         .version(&access.template, selector.as_deref())
@@ -330,15 +331,13 @@ pub async fn diff_page(
         store.get_version(t.id, q.from).await?,
         store.get_version(t.id, q.to).await?,
     );
-    let rows = diff::side_by_side(
-        &diff::version_text(&a.content),
-        &diff::version_text(&b.content),
-    );
+    let rows = diff::between(&a.content, &b.content).await?;
     let changed = rows.iter().filter(|r| r.changed).count();
     let content = html! {
         h1 { "Version " (a.version) " → " (b.version) " of " a href=(template_url(t)) { (t.name) } }
         p.muted { (changed) " changed line(s). " a href=(paths::with_id(paths::TEMPLATE_HISTORY, t.id)) { "Back to history" } }
         div.table-wrap { table.diff {
+            colgroup { col.ln; col; col.ln; col; }
             thead { tr { th colspan="2" { "Version " (a.version) } th colspan="2" { "Version " (b.version) } } }
             tbody {
                 @for r in &rows {
@@ -423,13 +422,17 @@ pub async fn set_label(
     Form(form): Form<LabelForm>,
 ) -> Result<Response> {
     let t = &access.template;
-    if form.label.trim().eq_ignore_ascii_case(PRODUCTION) {
-        access.authorize(Action::LabelProduction)?;
-    }
     let result = match parse_version(&form.version) {
         Ok(n) => state
             .templates
-            .set_label(&access.auth.user, t, &form.label, n, Some(client.ip))
+            .set_label(
+                &access.auth.user,
+                t,
+                &form.label,
+                n,
+                production(&access),
+                Some(client.ip),
+            )
             .await
             .map(|_| {
                 format!(
@@ -450,12 +453,15 @@ pub async fn delete_label(
     Path((_, label)): Path<(String, String)>,
 ) -> Result<Response> {
     let t = &access.template;
-    if label == PRODUCTION {
-        access.authorize(Action::LabelProduction)?;
-    }
     let result = state
         .templates
-        .remove_label(&access.auth.user, t, &label, Some(client.ip))
+        .remove_label(
+            &access.auth.user,
+            t,
+            &label,
+            production(&access),
+            Some(client.ip),
+        )
         .await
         .map(|_| format!("Removed the label {label}."));
     back(&state, jar, &template_url(t), result)
@@ -467,9 +473,18 @@ pub struct WorkspaceForm {
     workspace: String,
 }
 
-/// The target workspace of a copy or move: the actor must be able to edit templates there;
-/// a workspace they are not in is `NotFound`.
-async fn target(state: &WebState, access: &TemplateAccess, raw: &str) -> Result<WorkspaceId> {
+/// Whether the caller may move `production` on this template.
+fn production(access: &TemplateAccess) -> ProductionAllowed {
+    ProductionAllowed(access.authorize(Action::LabelProduction).is_ok())
+}
+
+/// The target workspace of a copy or move: the actor must be able to edit templates there (a
+/// workspace they are not in is `NotFound`); also whether they may bring `production` there.
+async fn target(
+    state: &WebState,
+    access: &TemplateAccess,
+    raw: &str,
+) -> Result<(WorkspaceId, ProductionAllowed)> {
     let id: WorkspaceId = raw.trim().parse().map_err(|_| Error::NotFound)?;
     let user = &access.auth.user;
     let role = state
@@ -478,12 +493,10 @@ async fn target(state: &WebState, access: &TemplateAccess, raw: &str) -> Result<
         .find_member(id, user.id)
         .await?
         .map(|m| m.role);
-    authorize(
-        Actor::User(user),
-        Action::EditTemplates,
-        Resource::Workspace(role),
-    )?;
-    Ok(id)
+    let actor = Actor::User(user);
+    authorize(actor, Action::EditTemplates, Resource::Workspace(role))?;
+    let production = authorize(actor, Action::LabelProduction, Resource::Workspace(role)).is_ok();
+    Ok((id, ProductionAllowed(production)))
 }
 
 pub async fn duplicate(
@@ -493,7 +506,7 @@ pub async fn duplicate(
     jar: CookieJar,
     Form(form): Form<WorkspaceForm>,
 ) -> Result<Response> {
-    let to = target(&state, &access, &form.workspace).await?;
+    let (to, _) = target(&state, &access, &form.workspace).await?;
     let copy = state
         .templates
         .duplicate(&access.auth.user, &access.template, to, Some(client.ip))
@@ -513,10 +526,16 @@ pub async fn move_template(
     jar: CookieJar,
     Form(form): Form<WorkspaceForm>,
 ) -> Result<Response> {
-    let to = target(&state, &access, &form.workspace).await?;
+    let (to, production) = target(&state, &access, &form.workspace).await?;
     let result = state
         .templates
-        .move_to(&access.auth.user, &access.template, to, Some(client.ip))
+        .move_to(
+            &access.auth.user,
+            &access.template,
+            to,
+            production,
+            Some(client.ip),
+        )
         .await
         .map(|_| "Moved.".to_owned());
     back(&state, jar, &template_url(&access.template), result)

@@ -1,0 +1,292 @@
+//! The one outbound HTTP client: rustls, connect and read timeouts, no redirects, TCP_NODELAY,
+//! and the operator's allowlist checked against the addresses actually connected to.
+//!
+//! Host names resolve through [`PolicyResolver`], which drops every address the policy refuses,
+//! so a name that resolves (or re-resolves) to a private address cannot be used to reach
+//! internal services. URLs with an IP literal skip DNS, so [`Outbound::request`] checks them
+//! before sending. Building a `reqwest::Client` anywhere else is a clippy error.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::{Method, RequestBuilder};
+use url::Url;
+
+use crate::config::OutboundConfig;
+use crate::error::{Error, Result};
+
+/// Which destinations the server may connect to.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    cidrs: Vec<IpNet>,
+    hosts: Vec<String>,
+    ports: Vec<u16>,
+    block_public: bool,
+}
+
+/// Whether an address is not on the public internet: private, loopback, link-local,
+/// carrier-grade NAT, unspecified, multicast, broadcast, documentation or reserved.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
+                || o[0] >= 240
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal(IpAddr::V4(v4));
+            }
+            let seg = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || v6.is_unique_local()
+                || v6.is_unicast_link_local()
+                // NAT64 (64:ff9b::/96) and documentation (2001:db8::/32) ranges.
+                || (seg[0] == 0x64 && seg[1] == 0xff9b)
+                || (seg[0] == 0x2001 && seg[1] == 0x0db8)
+        }
+    }
+}
+
+impl Policy {
+    /// The policy of the `[outbound]` configuration (already validated).
+    pub fn from_config(c: &OutboundConfig) -> Self {
+        let cidrs = c
+            .allow_cidrs
+            .iter()
+            .filter_map(|s| {
+                s.parse::<IpNet>()
+                    .ok()
+                    .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
+            })
+            .collect();
+        Self {
+            cidrs,
+            hosts: c.allow_hosts.iter().map(|h| h.to_lowercase()).collect(),
+            ports: c.allow_ports.clone(),
+            block_public: c.block_public,
+        }
+    }
+
+    /// Whether the host name itself is on the allowlist.
+    fn host_listed(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_lowercase();
+        self.hosts.iter().any(|h| match h.strip_prefix("*.") {
+            Some(suffix) => host.ends_with(&format!(".{suffix}")),
+            None => *h == host,
+        })
+    }
+
+    /// Whether connecting to `ip` is allowed (for a host named `host`, if any).
+    pub fn allows_ip(&self, ip: IpAddr, host: Option<&str>) -> bool {
+        if self.cidrs.iter().any(|net| net.contains(&ip)) {
+            return true;
+        }
+        if host.is_some_and(|h| self.host_listed(h)) {
+            return true;
+        }
+        !is_internal(ip) && !self.block_public
+    }
+
+    /// Checks a URL before sending: scheme, port, and (for IP literals) the address.
+    pub fn check_url(&self, url: &Url) -> Result<()> {
+        if url.scheme() != "http" && url.scheme() != "https" {
+            return Err(refused(url, "only http and https are allowed"));
+        }
+        let port = url.port_or_known_default().unwrap_or(0);
+        if !self.ports.contains(&port) {
+            return Err(refused(
+                url,
+                &format!("port {port} is not in outbound.allow_ports"),
+            ));
+        }
+        match url.host() {
+            Some(url::Host::Ipv4(ip)) if !self.allows_ip(IpAddr::V4(ip), None) => Err(refused(
+                url,
+                "that address is private; list it in outbound.allow_cidrs",
+            )),
+            Some(url::Host::Ipv6(ip)) if !self.allows_ip(IpAddr::V6(ip), None) => Err(refused(
+                url,
+                "that address is private; list it in outbound.allow_cidrs",
+            )),
+            None => Err(refused(url, "the URL has no host")),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn refused(url: &Url, why: &str) -> Error {
+    let host = url.host_str().unwrap_or("?");
+    Error::invalid(
+        "base_url",
+        format!("the outbound policy does not allow {host}: {why}"),
+    )
+}
+
+/// Resolves host names and keeps only the addresses the policy allows.
+#[derive(Clone, Debug)]
+pub struct PolicyResolver {
+    policy: Arc<Policy>,
+}
+
+impl Resolve for PolicyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.policy.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = found
+                .iter()
+                .copied()
+                .filter(|a| policy.allows_ip(a.ip(), Some(&host)))
+                .collect();
+            if allowed.is_empty() {
+                let shown: Vec<String> = found.iter().map(|a| a.ip().to_string()).collect();
+                let msg = format!(
+                    "the outbound policy does not allow {host} (resolves to {}); list it in \
+                     outbound.allow_hosts or outbound.allow_cidrs",
+                    shown.join(", ")
+                );
+                return Err(msg.into());
+            }
+            let addrs: Addrs = Box::new(allowed.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// The outbound client: every request to a provider is built here.
+#[derive(Clone, Debug)]
+pub struct Outbound {
+    client: reqwest::Client,
+    policy: Arc<Policy>,
+}
+
+impl Outbound {
+    /// The client for the `[outbound]` configuration.
+    pub fn new(config: &OutboundConfig) -> Result<Self> {
+        let policy = Arc::new(Policy::from_config(config));
+        #[allow(clippy::disallowed_methods)]
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
+            .read_timeout(Duration::from_secs(config.read_timeout_secs))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .no_proxy()
+            .user_agent(concat!("promptyard/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(PolicyResolver {
+                policy: policy.clone(),
+            }))
+            .build()
+            .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self { client, policy })
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// A request to `url`, refused up front when the URL itself breaks the policy.
+    pub fn request(&self, method: Method, url: &Url) -> Result<RequestBuilder> {
+        self.policy.check_url(url)?;
+        Ok(self.client.request(method, url.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(cidrs: &[&str], hosts: &[&str], block_public: bool) -> Policy {
+        Policy::from_config(&OutboundConfig {
+            allow_cidrs: cidrs.iter().map(|s| s.to_string()).collect(),
+            allow_hosts: hosts.iter().map(|s| s.to_string()).collect(),
+            allow_ports: vec![443, 80, 11434],
+            block_public,
+            ..OutboundConfig::default()
+        })
+    }
+
+    #[test]
+    fn internal_addresses_are_recognised() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "255.255.255.255",
+            "224.0.0.1",
+        ] {
+            assert!(is_internal(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["1.1.1.1", "104.18.0.1", "2606:4700::1111"] {
+            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn private_needs_a_listing_and_public_can_be_blocked() {
+        let p = policy(&[], &[], false);
+        let meta: IpAddr = "169.254.169.254".parse().unwrap();
+        assert!(!p.allows_ip(meta, None));
+        assert!(!p.allows_ip("127.0.0.1".parse().unwrap(), Some("localhost")));
+        assert!(p.allows_ip("1.1.1.1".parse().unwrap(), Some("api.openai.com")));
+
+        let p = policy(&["127.0.0.1", "10.0.0.0/8"], &["*.corp.example"], false);
+        assert!(p.allows_ip("127.0.0.1".parse().unwrap(), None));
+        assert!(!p.allows_ip("127.0.0.2".parse().unwrap(), None));
+        assert!(p.allows_ip("10.9.9.9".parse().unwrap(), None));
+        assert!(p.allows_ip("192.168.0.5".parse().unwrap(), Some("llm.corp.example")));
+        assert!(!p.allows_ip("192.168.0.5".parse().unwrap(), Some("corp.example.evil")));
+        assert!(!p.allows_ip(meta, None));
+
+        let p = policy(&["127.0.0.1"], &[], true);
+        assert!(!p.allows_ip("1.1.1.1".parse().unwrap(), None));
+        assert!(p.allows_ip("127.0.0.1".parse().unwrap(), None));
+    }
+
+    #[test]
+    fn urls_are_checked_for_scheme_port_and_literal_addresses() {
+        let p = policy(&[], &[], false);
+        let ok = |u: &str| p.check_url(&Url::parse(u).unwrap()).is_ok();
+        assert!(ok("https://api.openai.com/v1"));
+        assert!(!ok("http://169.254.169.254/latest/meta-data"));
+        assert!(!ok("http://127.0.0.1:11434/v1"));
+        assert!(!ok("http://[::1]:11434/v1"));
+        assert!(!ok("https://api.openai.com:8443/v1"), "port not listed");
+        assert!(!ok("ftp://example.com/"));
+        assert!(!ok("file:///etc/passwd"));
+        let p = policy(&["127.0.0.1"], &[], false);
+        assert!(
+            p.check_url(&Url::parse("http://127.0.0.1:11434/v1").unwrap())
+                .is_ok()
+        );
+    }
+}
