@@ -319,7 +319,7 @@ fn code(r: &mut Rng, bytes: usize) -> String {
             "    ".repeat(depth)
         };
         let line = match r.below(14) {
-            0 => {
+            0 if depth < 6 => {
                 depth += 1;
                 format!(
                     "fn {}(&self, {}: &str) -> Result<{}, Error> {{",
@@ -328,7 +328,7 @@ fn code(r: &mut Rng, bytes: usize) -> String {
                     ident(r)
                 )
             }
-            1 => {
+            1 if depth < 6 => {
                 depth += 1;
                 format!(
                     "def {}({}, {}={}):",
@@ -338,7 +338,7 @@ fn code(r: &mut Rng, bytes: usize) -> String {
                     r.below(1000)
                 )
             }
-            2 if depth > 0 => {
+            2 | 11 if depth > 0 => {
                 depth -= 1;
                 "}".to_string()
             }
@@ -405,7 +405,209 @@ fn code(r: &mut Rng, bytes: usize) -> String {
     s
 }
 
-fn unicode(r: &mut Rng, bytes: usize) -> String {
+/// Text in many scripts, built from real words: Chinese and Japanese without spaces, Korean,
+/// Cyrillic, Greek, Arabic, Hebrew, Devanagari, Thai, accented Latin, emoji, odd spaces.
+fn multilingual(r: &mut Rng, bytes: usize) -> String {
+    const ZH: &[&str] = &[
+        "我们",
+        "人工智能",
+        "模型",
+        "数据",
+        "问题",
+        "时间",
+        "工作",
+        "学习",
+        "技术",
+        "发展",
+        "社会",
+        "国家",
+        "经济",
+        "世界",
+        "中国",
+        "公司",
+        "用户",
+        "系统",
+        "语言",
+        "生活",
+        "方法",
+        "需要",
+        "可以",
+        "没有",
+        "因为",
+        "所以",
+        "但是",
+        "如果",
+        "已经",
+        "非常",
+        "重要",
+        "研究",
+        "提供",
+        "使用",
+        "进行",
+        "通过",
+        "能够",
+        "认为",
+        "这个",
+        "一个",
+        "什么",
+        "怎么",
+        "为什么",
+        "今天",
+        "明天",
+        "朋友",
+        "老师",
+        "学生",
+        "医院",
+        "城市",
+        "文化",
+        "历史",
+        "科学",
+        "音乐",
+        "电影",
+        "手机",
+        "网络",
+        "安全",
+        "隐私",
+        "代码",
+        "程序",
+        "测试",
+        "结果",
+        "分析",
+        "报告",
+        "设计",
+        "产品",
+        "服务",
+        "市场",
+        "价格",
+        "成本",
+        "的",
+        "了",
+        "是",
+        "在",
+        "和",
+        "有",
+        "也",
+        "就",
+        "都",
+        "很",
+        "把",
+        "被",
+        "让",
+        "给",
+        "对",
+        "从",
+        "到",
+        "说",
+        "看",
+        "想",
+        "做",
+    ];
+    const JA: &[&str] = &[
+        "私",
+        "は",
+        "が",
+        "を",
+        "に",
+        "で",
+        "と",
+        "の",
+        "も",
+        "日本語",
+        "勉強",
+        "しています",
+        "東京",
+        "大阪",
+        "ありがとう",
+        "ございます",
+        "こんにちは",
+        "今日",
+        "天気",
+        "いい",
+        "です",
+        "ね",
+        "プロンプト",
+        "エンジニアリング",
+        "モデル",
+        "テスト",
+        "データ",
+        "会社",
+        "仕事",
+        "時間",
+        "電車",
+        "食べる",
+        "飲む",
+        "行きます",
+        "来ます",
+        "でした",
+        "ません",
+        "ユーザー",
+        "サーバー",
+        "設定",
+        "確認",
+        "問題",
+        "解決",
+        "方法",
+        "説明",
+        "してください",
+    ];
+    const OTHER: &[&str] = &[
+        "안녕하세요",
+        "감사합니다",
+        "한국어",
+        "데이터",
+        "모델",
+        "사용자",
+        "시스템",
+        "오늘은",
+        "Привет",
+        "мир",
+        "искусственный",
+        "интеллект",
+        "Пожалуйста",
+        "ответьте",
+        "кратко",
+        "Ελληνικά",
+        "λέξη",
+        "καλημέρα",
+        "مرحبا",
+        "بالعالم",
+        "الذكاء",
+        "الاصطناعي",
+        "שלום",
+        "עולם",
+        "नमस्ते",
+        "दुनिया",
+        "कृत्रिम",
+        "बुद्धिमत्ता",
+        "ภาษาไทย",
+        "สวัสดี",
+        "Tiếng",
+        "Việt",
+        "Größe",
+        "straße",
+        "Übermäßig",
+        "ÅNGSTRÖM",
+        "naïve",
+        "café",
+        "déjà",
+        "señor",
+        "İstanbul",
+        "Zürich",
+        "łódź",
+        "ﬁnance",
+        "e\u{301}te\u{301}",
+        "x²",
+        "½",
+        "①②③",
+        "٣٤٥",
+        "€100",
+        "£5",
+        "¥300",
+        "→",
+        "…",
+        "“quoted”",
+        "«guillemets»",
+    ];
     const EMOJI: &[&str] = &[
         "😀",
         "🙂",
@@ -423,90 +625,61 @@ fn unicode(r: &mut Rng, bytes: usize) -> String {
         "🧪",
         "🔥",
     ];
-    const WORDS_OTHER: &[&str] = &[
-        "Привет",
-        "мир",
-        "Ελληνικά",
-        "λέξη",
-        "مرحبا",
-        "بالعالم",
-        "שלום",
-        "नमस्ते",
-        "दुनिया",
-        "ภาษาไทย",
-        "Tiếng",
-        "Việt",
-        "Größe",
-        "straße",
-        "ÅNGSTRÖM",
-        "Ǆemal",
-        "ǅungla",
-        "ﬁnance",
-        "e\u{301}te\u{301}",
-        "Zürich",
-        "İstanbul",
-        "Ⅻ",
-        "٣٤٥",
-        "①②③",
-        "x²",
-        "½",
+    const ZH_PUNCT: &[&str] = &["，", "。", "、", "！", "？\n", "：", "「", "」", "；"];
+    const SPACES: &[&str] = &[
+        " ", " ", " ", "\u{a0}", "\u{3000}", ", ", "\n", "\u{2009}", "  ", ". ",
     ];
     let mut s = String::with_capacity(bytes + 64);
     while s.len() < bytes {
         match r.below(10) {
             0..=2 => {
-                // Chinese: random CJK unified ideographs, clause of 4-30 chars.
-                for _ in 0..4 + r.below(26) {
-                    let c = char::from_u32(0x4E00 + r.below(0x5000) as u32).unwrap_or('中');
-                    s.push(c);
+                for _ in 0..3 + r.below(12) {
+                    s.push_str(r.pick(ZH));
                 }
-                s.push_str(r.pick(&["，", "。", "、", "！", "？\n", "：", "「", "」"]));
+                s.push_str(r.pick(ZH_PUNCT));
             }
-            3 => {
-                // Japanese: hiragana / katakana / kanji runs.
-                for _ in 0..3 + r.below(20) {
-                    let base = r.pick(&[0x3041u32, 0x30A1, 0x4E00]);
-                    let c = char::from_u32(base + r.below(80) as u32).unwrap_or('あ');
-                    s.push(c);
+            3 | 4 => {
+                for _ in 0..3 + r.below(10) {
+                    s.push_str(r.pick(JA));
                 }
-                s.push('。');
+                s.push_str(r.pick(&["。", "、", "！\n", "？"]));
             }
-            4 => {
-                // Korean hangul syllables.
-                for _ in 0..2 + r.below(6) {
-                    let c = char::from_u32(0xAC00 + r.below(11172) as u32).unwrap_or('한');
-                    s.push(c);
+            5..=7 => {
+                for _ in 0..2 + r.below(8) {
+                    s.push_str(r.pick(OTHER));
+                    s.push_str(r.pick(SPACES));
                 }
-                s.push(' ');
             }
-            5 => {
+            8 => {
                 s.push_str(r.pick(EMOJI));
                 if r.chance(30) {
                     s.push_str(r.pick(EMOJI));
                 }
                 s.push(' ');
             }
-            6 | 7 => {
-                s.push_str(r.pick(WORDS_OTHER));
-                s.push_str(r.pick(&[" ", "\u{a0}", "\u{3000}", ", ", "\n", "\u{2009}", "  "]));
-            }
-            8 => {
+            _ => {
                 let n = 30 + r.below(80);
                 s.push_str(&prose(r, n));
             }
-            _ => {
-                // Random code points from the BMP and beyond (skipping surrogates).
-                for _ in 0..1 + r.below(8) {
-                    let cp = r.below(0x2_FFFF) as u32;
-                    if let Some(c) = char::from_u32(cp) {
-                        if !c.is_control() {
-                            s.push(c);
-                        }
-                    }
+        }
+    }
+    s
+}
+
+/// Adversarial Unicode: random code points from every plane up to U+2FFFF (unassigned ones,
+/// combining marks, rare scripts, symbols), in short runs between odd spaces.
+fn random_unicode(r: &mut Rng, bytes: usize) -> String {
+    const SPACES: &[&str] = &[" ", "\u{a0}", "\u{3000}", "\u{2009}", "\n", "\t"];
+    let mut s = String::with_capacity(bytes + 64);
+    while s.len() < bytes {
+        for _ in 0..1 + r.below(8) {
+            if let Some(c) = char::from_u32(r.below(0x3_0000) as u32) {
+                if !c.is_control() {
+                    s.push(c);
                 }
-                s.push(' ');
             }
         }
+        s.push_str(r.pick(SPACES));
     }
     s
 }
@@ -580,27 +753,23 @@ impl Corpus {
 
 fn corpora() -> Vec<Corpus> {
     let mut r = Rng(0x9E37_79B9_7F4A_7C15);
+    let corpus = |name, docs| Corpus { name, docs };
     vec![
-        Corpus {
-            name: "prose (ASCII)",
-            docs: split_docs(&prose(&mut r, 280_000), 4096),
-        },
-        Corpus {
-            name: "code",
-            docs: split_docs(&code(&mut r, 280_000), 4096),
-        },
-        Corpus {
-            name: "unicode (CJK, emoji)",
-            docs: split_docs(&unicode(&mut r, 280_000), 4096),
-        },
-        Corpus {
-            name: "long line, no spaces",
-            docs: vec![long_line(&mut r, 150_000)],
-        },
-        Corpus {
-            name: "chat-sized (~120 B)",
-            docs: split_docs(&prose(&mut r, 40_000), 120),
-        },
+        corpus("prose (ASCII)", split_docs(&prose(&mut r, 250_000), 4096)),
+        corpus("code", split_docs(&code(&mut r, 250_000), 4096)),
+        corpus(
+            "multilingual, emoji",
+            split_docs(&multilingual(&mut r, 250_000), 4096),
+        ),
+        corpus(
+            "random code points",
+            split_docs(&random_unicode(&mut r, 100_000), 4096),
+        ),
+        corpus("long line, no spaces", vec![long_line(&mut r, 150_000)]),
+        corpus(
+            "chat-sized (~120 B)",
+            split_docs(&prose(&mut r, 40_000), 120),
+        ),
     ]
 }
 
@@ -730,6 +899,16 @@ fn main() -> ExitCode {
         }
         println!("{line}");
     }
+    let mut line = format!("{:<22} {:<6} {:>8} |", "geomean of rows", "both", "");
+    for i in 0..cands.len() {
+        let log_sum: f64 = rows
+            .iter()
+            .map(|(_, _, _, _, best)| (best[0].as_secs_f64() / best[i].as_secs_f64()).ln())
+            .sum();
+        let x = (log_sum / rows.len() as f64).exp();
+        line.push_str(&format!(" {:>12} {:>8.2}x |", "", x));
+    }
+    println!("{line}");
     println!("(x = speed-up over tiktoken-rs, higher is faster)");
 
     if failures > 0 {

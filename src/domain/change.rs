@@ -13,6 +13,8 @@ pub enum ChangeKind {
     Workspace,
     /// A template (any version or label change).
     Template,
+    /// A run.
+    Run,
 }
 
 impl ChangeKind {
@@ -22,6 +24,7 @@ impl ChangeKind {
             Self::User => "user",
             Self::Workspace => "workspace",
             Self::Template => "template",
+            Self::Run => "run",
         }
     }
 
@@ -31,6 +34,7 @@ impl ChangeKind {
             "user" => Some(Self::User),
             "workspace" => Some(Self::Workspace),
             "template" => Some(Self::Template),
+            "run" => Some(Self::Run),
             _ => None,
         }
     }

@@ -65,3 +65,11 @@ id_type!(
     /// A prompt template.
     TemplateId
 );
+id_type!(
+    /// A provider connection.
+    ConnectionId
+);
+id_type!(
+    /// A run: one call of a model.
+    RunId
+);

@@ -4,6 +4,8 @@
 pub mod audit;
 pub mod change;
 pub mod ids;
+pub mod provider;
+pub mod run;
 pub mod session;
 pub mod template;
 pub mod user;
@@ -12,7 +14,9 @@ pub mod workspace;
 
 pub use audit::{AuditEvent, NewAuditEvent};
 pub use change::{Change, ChangeKind};
-pub use ids::{AuditId, InviteId, SessionId, TemplateId, UserId, WorkspaceId};
+pub use ids::{AuditId, ConnectionId, InviteId, RunId, SessionId, TemplateId, UserId, WorkspaceId};
+pub use provider::{Connection, ProviderKind};
+pub use run::{Run, RunState};
 pub use session::{Session, SessionToken, TokenHash};
 pub use template::{
     ModelDefaults, NewTemplate, SaveOutcome, Template, TemplateContent, TemplateVersion,

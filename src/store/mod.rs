@@ -14,9 +14,10 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    AuditEvent, AuditId, Change, Invite, InviteId, Member, MemberView, NewAuditEvent, NewTemplate,
-    NewUser, Page, Role, SaveOutcome, Session, SessionId, Template, TemplateContent, TemplateId,
-    TemplateVersion, TokenHash, User, UserId, UserUpdate, Workspace, WorkspaceId, WorkspaceName,
+    AuditEvent, AuditId, Change, Connection, ConnectionId, Invite, InviteId, Member, MemberView,
+    NewAuditEvent, NewTemplate, NewUser, Page, Role, Run, RunId, SaveOutcome, Session, SessionId,
+    Template, TemplateContent, TemplateId, TemplateVersion, TokenHash, User, UserId, UserUpdate,
+    Workspace, WorkspaceId, WorkspaceName,
 };
 use crate::error::Result;
 
@@ -271,6 +272,54 @@ pub trait TemplateStore {
     async fn seed_system_templates(&self, templates: Vec<TemplateContent>) -> Result<()>;
 }
 
+/// Provider connections. Keys are stored sealed and never decrypted here.
+#[async_trait]
+pub trait ConnectionStore {
+    /// Stores a new connection.
+    async fn create_connection(&self, conn: Connection, audit: NewAuditEvent)
+    -> Result<Connection>;
+
+    /// One connection or `NotFound`.
+    async fn get_connection(&self, id: ConnectionId) -> Result<Connection>;
+
+    /// The instance-wide connections (`None`) or a workspace's, by name.
+    async fn list_connections(&self, workspace: Option<WorkspaceId>) -> Result<Vec<Connection>>;
+
+    /// Every connection (for re-sealing keys under a new master key).
+    async fn list_all_connections(&self) -> Result<Vec<Connection>>;
+
+    /// Replaces a connection's name, base URL, sealed key and models.
+    async fn update_connection(&self, conn: Connection, audit: NewAuditEvent)
+    -> Result<Connection>;
+
+    /// Deletes a connection.
+    async fn delete_connection(&self, id: ConnectionId, audit: NewAuditEvent) -> Result<()>;
+
+    /// Replaces the sealed keys of many connections in one transaction (master key rotation).
+    async fn reseal_connection_keys(
+        &self,
+        keys: Vec<(ConnectionId, Option<Vec<u8>>)>,
+    ) -> Result<()>;
+}
+
+/// Runs. Written in batches by the run recorder.
+#[async_trait]
+pub trait RunStore {
+    /// Stores runs in one durable transaction.
+    async fn create_runs(&self, runs: Vec<Run>) -> Result<()>;
+
+    /// One run or `NotFound`.
+    async fn get_run(&self, id: RunId) -> Result<Run>;
+
+    /// A workspace's runs, newest first, before the cursor.
+    async fn list_runs(
+        &self,
+        workspace: WorkspaceId,
+        before: Option<RunId>,
+        limit: usize,
+    ) -> Result<Page<Run, RunId>>;
+}
+
 /// The change log that derived indexes follow.
 #[async_trait]
 pub trait ChangeLog {
@@ -286,6 +335,8 @@ pub trait Store:
     + AuditStore
     + WorkspaceStore
     + TemplateStore
+    + ConnectionStore
+    + RunStore
     + ChangeLog
     + Send
     + Sync

@@ -603,7 +603,7 @@ async fn invite_registration_needs_a_valid_invite_link() {
     let winner = winners.remove(0);
     let nia = app
         .store
-        .find_user_by_email("new@example.com")
+        .find_user_by_email(&winner)
         .await
         .unwrap()
         .unwrap();

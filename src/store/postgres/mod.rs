@@ -7,6 +7,7 @@
 //! field conflict, never a 500. Connection errors name the host and database, never the password.
 
 mod audit;
+mod gateway;
 mod rows;
 mod sessions;
 mod templates;

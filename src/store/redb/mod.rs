@@ -6,6 +6,8 @@
 //! redb work runs on the blocking pool, never on the async runtime.
 
 mod audit;
+mod connections;
+mod runs;
 mod sessions;
 mod templates;
 mod users;
@@ -51,6 +53,11 @@ const TEMPLATES_BY_WORKSPACE: TableDefinition<(u128, u128), ()> =
     TableDefinition::new("templates_by_workspace");
 /// (template, version) -> the version.
 const VERSIONS: TableDefinition<(u128, u32), &[u8]> = TableDefinition::new("template_versions");
+const CONNECTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("connections");
+const RUNS: TableDefinition<u128, &[u8]> = TableDefinition::new("runs");
+/// (workspace, run) -> (), newest last.
+const RUNS_BY_WORKSPACE: TableDefinition<(u128, u128), ()> =
+    TableDefinition::new("runs_by_workspace");
 
 const SCHEMA_VERSION_KEY: &str = "schema_version";
 
@@ -58,7 +65,11 @@ const SCHEMA_VERSION_KEY: &str = "schema_version";
 type UpgradeStep = fn(&WriteTransaction) -> Result<()>;
 
 /// The ordered upgrade steps. Append only: a released step never changes.
-const UPGRADES: &[UpgradeStep] = &[create_initial_tables, create_workspace_tables];
+const UPGRADES: &[UpgradeStep] = &[
+    create_initial_tables,
+    create_workspace_tables,
+    create_gateway_tables,
+];
 
 /// Version 0 -> 1: the tables of the foundation.
 fn create_initial_tables(txn: &WriteTransaction) -> Result<()> {
@@ -83,6 +94,14 @@ fn create_workspace_tables(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(TEMPLATES)?;
     txn.open_table(TEMPLATES_BY_WORKSPACE)?;
     txn.open_table(VERSIONS)?;
+    Ok(())
+}
+
+/// Version 2 -> 3: provider connections and runs.
+fn create_gateway_tables(txn: &WriteTransaction) -> Result<()> {
+    txn.open_table(CONNECTIONS)?;
+    txn.open_table(RUNS)?;
+    txn.open_table(RUNS_BY_WORKSPACE)?;
     Ok(())
 }
 

@@ -6,9 +6,9 @@ use redb::{ReadableTable, WriteTransaction};
 use time::OffsetDateTime;
 
 use super::{
-    INVITES, INVITES_BY_TOKEN, INVITES_BY_WORKSPACE, MEMBERS, MEMBERSHIPS, PERSONAL_WORKSPACES,
-    RedbStore, TEMPLATES_BY_WORKSPACE, USERS, WORKSPACES, append_change, audit::insert_audit,
-    decode, encode, templates::delete_template_in,
+    CONNECTIONS, INVITES, INVITES_BY_TOKEN, INVITES_BY_WORKSPACE, MEMBERS, MEMBERSHIPS,
+    PERSONAL_WORKSPACES, RUNS, RUNS_BY_WORKSPACE, RedbStore, TEMPLATES_BY_WORKSPACE, USERS,
+    WORKSPACES, append_change, audit::insert_audit, decode, encode, templates::delete_template_in,
 };
 use crate::domain::{
     ChangeKind, Invite, InviteId, Member, MemberView, NewAuditEvent, Role, TemplateId, TokenHash,
@@ -228,6 +228,26 @@ impl WorkspaceStore for RedbStore {
             }
             for invite in ids_in(&txn, INVITES_BY_WORKSPACE, w, |i| i)? {
                 delete_invite_in(&txn, w, invite)?;
+            }
+            // Runs and the workspace's own provider connections go with it.
+            for run in ids_in(&txn, RUNS_BY_WORKSPACE, w, |r| r)? {
+                txn.open_table(RUNS)?.remove(run)?;
+                txn.open_table(RUNS_BY_WORKSPACE)?.remove((w, run))?;
+            }
+            let doomed: Vec<u128> = {
+                let conns = txn.open_table(CONNECTIONS)?;
+                let mut ids = Vec::new();
+                for entry in conns.iter()? {
+                    let (k, v) = entry?;
+                    let c: crate::domain::Connection = decode(v.value())?;
+                    if c.workspace_id == Some(id) {
+                        ids.push(k.value());
+                    }
+                }
+                ids
+            };
+            for c in doomed {
+                txn.open_table(CONNECTIONS)?.remove(c)?;
             }
             for m in members_of(&txn, id)? {
                 let u = m.user_id.0.as_u128();

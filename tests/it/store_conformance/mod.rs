@@ -5,6 +5,7 @@
 //! `PROMPTYARD_TEST_POSTGRES_URL` points at a server where the test may create databases (each
 //! case gets its own `promptyard_test_<uuid>` database, dropped at the end).
 
+mod gateway;
 mod log;
 mod sessions;
 mod templates;
@@ -131,6 +132,8 @@ async fn run_all(fresh: Fresh, backend: &'static str) {
     workspaces::members(fresh().await).await;
     workspaces::invites(fresh().await).await;
     workspaces::delete_workspace(fresh().await).await;
+    gateway::connections(fresh().await).await;
+    gateway::runs(fresh().await).await;
     templates::versions(fresh().await).await;
     templates::labels_move_delete(fresh().await).await;
     templates::import(fresh().await).await;

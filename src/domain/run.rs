@@ -1,0 +1,97 @@
+//! Runs: every model call the gateway makes, with its tokens, cost, timing and outcome.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{ConnectionId, ProviderKind, RunId, TemplateId, UserId, WorkspaceId};
+
+/// How a call ended. Exactly one per run; nothing is reported as success that was not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    /// The answer arrived whole.
+    Completed,
+    /// The provider or the gateway refused or failed; `error` says why.
+    Failed,
+    /// The connection broke mid-answer; the output is partial.
+    Truncated,
+    /// The user stopped it or went away; the upstream call was aborted.
+    Cancelled,
+}
+
+impl RunState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Truncated => "truncated",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Completed,
+            Self::Failed,
+            Self::Truncated,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+impl fmt::Display for RunState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A recorded run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// Id (time-ordered).
+    pub id: RunId,
+    /// The workspace it ran in.
+    pub workspace_id: WorkspaceId,
+    /// Who ran it.
+    pub user_id: UserId,
+    /// The template it came from, if any.
+    pub template_id: Option<TemplateId>,
+    /// That template's version.
+    pub template_version: Option<u32>,
+    /// The connection used (None if the model could not be routed).
+    pub connection_id: Option<ConnectionId>,
+    /// The provider's wire format.
+    pub provider: Option<ProviderKind>,
+    /// The model id.
+    pub model: String,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Cost in US dollars; `None` when the model's price is unknown.
+    pub cost_usd: Option<f64>,
+    /// Whole call, in milliseconds.
+    pub latency_ms: u64,
+    /// Until the first output, in milliseconds.
+    pub ttft_ms: Option<u64>,
+    /// How it ended.
+    pub state: RunState,
+    /// Why it failed, readable.
+    pub error: Option<String>,
+    /// The messages sent, as JSON.
+    pub prompt: String,
+    /// The output (partial for truncated or cancelled runs).
+    pub output: String,
+    /// Files the context builder included (paths, sizes, hashes, token counts); never contents.
+    #[serde(default)]
+    pub context_manifest: Option<serde_json::Value>,
+    /// When it started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}

@@ -1,0 +1,70 @@
+//! Runs in redb: by id, and by (workspace, id) for the newest-first history.
+
+use async_trait::async_trait;
+
+use super::{RUNS, RUNS_BY_WORKSPACE, RedbStore, append_change, decode, encode};
+use crate::domain::{ChangeKind, Page, Run, RunId, WorkspaceId};
+use crate::error::{Error, Result};
+use crate::store::{RunStore, clamp_limit};
+
+#[async_trait]
+impl RunStore for RedbStore {
+    async fn create_runs(&self, runs: Vec<Run>) -> Result<()> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        self.blocking(move |db, _| {
+            let txn = db.begin_write()?;
+            for run in &runs {
+                let id = run.id.0.as_u128();
+                txn.open_table(RUNS)?.insert(id, encode(run)?.as_slice())?;
+                txn.open_table(RUNS_BY_WORKSPACE)?
+                    .insert((run.workspace_id.0.as_u128(), id), ())?;
+                append_change(&txn, ChangeKind::Run, run.id.to_string())?;
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_run(&self, id: RunId) -> Result<Run> {
+        self.blocking(move |db, _| {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(RUNS)?;
+            let v = table.get(id.0.as_u128())?.ok_or(Error::NotFound)?;
+            decode(v.value())
+        })
+        .await
+    }
+
+    async fn list_runs(
+        &self,
+        workspace: WorkspaceId,
+        before: Option<RunId>,
+        limit: usize,
+    ) -> Result<Page<Run, RunId>> {
+        let limit = clamp_limit(limit);
+        self.blocking(move |db, _| {
+            let txn = db.begin_read()?;
+            let index = txn.open_table(RUNS_BY_WORKSPACE)?;
+            let runs = txn.open_table(RUNS)?;
+            let w = workspace.0.as_u128();
+            let end = before.map(|b| b.0.as_u128()).unwrap_or(u128::MAX);
+            let mut items: Vec<Run> = Vec::with_capacity(limit + 1);
+            for entry in index.range((w, 0)..(w, end))?.rev().take(limit + 1) {
+                if let Some(v) = runs.get(entry?.0.value().1)? {
+                    items.push(decode(v.value())?);
+                }
+            }
+            let next = if items.len() > limit {
+                items.truncate(limit);
+                items.last().map(|r| r.id)
+            } else {
+                None
+            };
+            Ok(Page { items, next })
+        })
+        .await
+    }
+}

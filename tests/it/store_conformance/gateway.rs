@@ -1,0 +1,215 @@
+//! Conformance cases for provider connections and runs.
+
+use promptyard::domain::{
+    ChangeKind, Connection, ConnectionId, ProviderKind, Run, RunId, RunState, WorkspaceName,
+};
+
+use super::*;
+
+fn conn(ws: Option<promptyard::domain::WorkspaceId>, name: &str) -> Connection {
+    let t = now();
+    Connection {
+        id: ConnectionId::new(),
+        workspace_id: ws,
+        name: name.into(),
+        kind: ProviderKind::OpenaiCompatible,
+        base_url: "http://127.0.0.1:11434/v1".into(),
+        sealed_key: Some(vec![1, 2, 3, 0, 255]),
+        models: vec!["llama3.1:8b".into(), "qwen2.5:7b".into()],
+        created_by: None,
+        created_at: t,
+        updated_at: t,
+    }
+}
+
+pub(super) async fn connections(store: Arc<dyn Store>) {
+    let owner = store
+        .create_user(new_user("co@example.org", "Co"), audit("user.create"))
+        .await
+        .unwrap();
+    let ws = store
+        .create_workspace(WorkspaceName::parse("W").unwrap(), owner.id, audit("ws"))
+        .await
+        .unwrap();
+    let a = store
+        .create_connection(conn(None, "b instance"), audit("connection.create"))
+        .await
+        .unwrap();
+    let b = store
+        .create_connection(conn(None, "A instance"), audit("connection.create"))
+        .await
+        .unwrap();
+    let w = store
+        .create_connection(conn(Some(ws.id), "ws"), audit("connection.create"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_connection(a.id).await.unwrap(),
+        a,
+        "round-trips exactly, key bytes too"
+    );
+    let names: Vec<String> = store
+        .list_connections(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, vec!["A instance", "b instance"]);
+    assert_eq!(
+        store.list_connections(Some(ws.id)).await.unwrap(),
+        vec![w.clone()]
+    );
+    assert_eq!(store.list_all_connections().await.unwrap().len(), 3);
+
+    let mut changed = a.clone();
+    changed.name = "renamed".into();
+    changed.sealed_key = None;
+    changed.models = vec![];
+    store
+        .update_connection(changed.clone(), audit("connection.update"))
+        .await
+        .unwrap();
+    assert_eq!(store.get_connection(a.id).await.unwrap(), changed);
+    let ghost = conn(None, "ghost");
+    assert!(matches!(
+        store.update_connection(ghost.clone(), audit("x")).await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .create_connection(
+                conn(Some(promptyard::domain::WorkspaceId::new()), "x"),
+                audit("x")
+            )
+            .await,
+        Err(Error::NotFound)
+    ));
+
+    store
+        .reseal_connection_keys(vec![(a.id, Some(vec![9])), (b.id, None)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_connection(a.id).await.unwrap().sealed_key,
+        Some(vec![9])
+    );
+    assert_eq!(store.get_connection(b.id).await.unwrap().sealed_key, None);
+    assert!(
+        store
+            .reseal_connection_keys(vec![(ghost.id, None)])
+            .await
+            .is_err()
+    );
+
+    store
+        .delete_connection(b.id, audit("connection.delete"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.get_connection(b.id).await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_connection(b.id, audit("x")).await,
+        Err(Error::NotFound)
+    ));
+    let actions: Vec<String> = all_audit(&*store)
+        .await
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(
+        actions.contains(&"connection.create".to_owned())
+            && actions.contains(&"connection.delete".to_owned())
+    );
+
+    // A workspace's connections go with it.
+    store
+        .delete_workspace(ws.id, audit("ws.delete"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.get_connection(w.id).await,
+        Err(Error::NotFound)
+    ));
+}
+
+pub(super) async fn runs(store: Arc<dyn Store>) {
+    let owner = store
+        .create_user(new_user("ru@example.org", "Ru"), audit("user.create"))
+        .await
+        .unwrap();
+    let ws = store
+        .create_workspace(WorkspaceName::parse("R").unwrap(), owner.id, audit("ws"))
+        .await
+        .unwrap();
+    let other = store
+        .create_workspace(WorkspaceName::parse("S").unwrap(), owner.id, audit("ws"))
+        .await
+        .unwrap();
+    let run = |ws: promptyard::domain::WorkspaceId, n: u64| Run {
+        id: RunId::new(),
+        workspace_id: ws,
+        user_id: owner.id,
+        template_id: None,
+        template_version: Some(3),
+        connection_id: None,
+        provider: Some(ProviderKind::Anthropic),
+        model: "claude-sonnet-4".into(),
+        input_tokens: n,
+        output_tokens: 2 * n,
+        cost_usd: if n % 2 == 0 { Some(0.000125) } else { None },
+        latency_ms: 1200,
+        ttft_ms: Some(300),
+        state: if n == 1 {
+            RunState::Truncated
+        } else {
+            RunState::Completed
+        },
+        error: (n == 1).then(|| "lost".to_owned()),
+        prompt: "[{\"role\":\"user\",\"content\":\"hi\"}]".into(),
+        output: format!("answer {n} ✓"),
+        context_manifest: (n == 2).then(|| serde_json::json!([{"path": "src/a.rs", "tokens": 12}])),
+        created_at: now(),
+    };
+    let batch: Vec<Run> = (1..=5).map(|n| run(ws.id, n)).collect();
+    store.create_runs(batch.clone()).await.unwrap();
+    store.create_runs(vec![run(other.id, 9)]).await.unwrap();
+    store.create_runs(vec![]).await.unwrap();
+    for r in &batch {
+        assert_eq!(
+            &store.get_run(r.id).await.unwrap(),
+            r,
+            "round-trips exactly"
+        );
+    }
+    let first = store.list_runs(ws.id, None, 2).await.unwrap();
+    let ids: Vec<RunId> = first.items.iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![batch[4].id, batch[3].id], "newest first");
+    let second = store.list_runs(ws.id, first.next, 10).await.unwrap();
+    assert_eq!(second.items.len(), 3);
+    assert!(second.next.is_none());
+    let changes = store.list_changes(0, 1000).await.unwrap();
+    assert_eq!(
+        changes.iter().filter(|c| c.kind == ChangeKind::Run).count(),
+        6
+    );
+    store
+        .delete_workspace(ws.id, audit("ws.delete"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.get_run(batch[0].id).await,
+        Err(Error::NotFound)
+    ));
+    assert_eq!(
+        store
+            .list_runs(other.id, None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+}
