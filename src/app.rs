@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,10 +16,13 @@ use tokio::net::TcpListener;
 use crate::auth::Auth;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::crypto::{KeySource, MasterKey};
 use crate::error::{Error, Result};
+use crate::gateway::Providers;
 use crate::http::Edge;
 use crate::http::error::render_for_path;
 use crate::http::routes::{Permission, RouteSpec, Routes};
+use crate::llm::outbound::Outbound;
 use crate::store::{self, StorageUrl, Store};
 use crate::templates::Templates;
 use crate::workspaces::Workspaces;
@@ -48,6 +52,18 @@ impl App {
         let store = store::open(&url, clock.clone()).await?;
         let auth = Auth::new(store.clone(), clock.clone(), &config.auth)?;
         let edge = Edge::from_config(config);
+        let (key, source, key_path) = master_key(config)?;
+        match source {
+            KeySource::Generated => tracing::warn!(
+                path = %key_path.display(),
+                "generated a new master key for provider API keys; back this file up \
+                 separately from the data directory"
+            ),
+            KeySource::File => tracing::info!(path = %key_path.display(), "loaded the master key"),
+            KeySource::Config => tracing::info!("using the master key from the configuration"),
+        }
+        let outbound = Outbound::new(&config.outbound)?;
+        let providers = Providers::new(store.clone(), clock.clone(), key, outbound);
         let workspaces = Workspaces::new(store.clone(), clock.clone());
         let templates = Templates::new(store.clone(), clock);
         templates.seed_system_templates().await?;
@@ -58,12 +74,14 @@ impl App {
             registration: config.auth.registration,
             workspaces: workspaces.clone(),
             templates: templates.clone(),
+            providers: providers.clone(),
         });
         let (api, api_table) = api::router(api::ApiState {
             auth: auth.clone(),
             edge: edge.clone(),
             workspaces,
             templates,
+            providers,
         });
         let (health, mut table) = Routes::new(auth.clone(), edge.clone())
             .get("/healthz", Permission::Public, || async { "ok" })
@@ -125,6 +143,25 @@ impl App {
         janitor.abort();
         result
     }
+}
+
+/// The master key: from the configuration, else from its key file (created with mode 0600 on
+/// first use, beside the configuration file). Returns where it came from, for the log.
+pub fn master_key(config: &Config) -> Result<(MasterKey, KeySource, PathBuf)> {
+    let path = if config.secrets.master_key_file.trim().is_empty() {
+        config.config_dir.join("promptyard.key")
+    } else {
+        PathBuf::from(config.secrets.master_key_file.trim())
+    };
+    if !config.secrets.master_key.trim().is_empty() {
+        return Ok((
+            MasterKey::parse(&config.secrets.master_key)?,
+            KeySource::Config,
+            path,
+        ));
+    }
+    let (key, source) = MasterKey::load_or_create(&path)?;
+    Ok((key, source, path))
 }
 
 /// The storage URL in effect: `storage.url`, or the redb file in the data directory.

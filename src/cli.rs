@@ -9,12 +9,16 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::{App, storage_url};
+use crate::app::{App, master_key, storage_url};
 use crate::auth::{Auth, NewAccount};
 use crate::clock::Clock;
 use crate::config::{Config, LogFormat, Overrides};
+use crate::crypto::{KeySource, MasterKey};
 use crate::domain::{Email, InstanceRole, Password};
 use crate::error::Error;
+use crate::gateway::providers::rotate_master_key;
+use crate::gateway::{ConnectionInput, Providers};
+use crate::llm::outbound::Outbound;
 use crate::store;
 
 /// Promptyard: a self-hosted AI prompt engineering platform.
@@ -70,6 +74,38 @@ pub enum AdminCommand {
     /// Example: printf '%s' "$PW" | promptyard admin reset-password --email ann@example.com
     /// --password-stdin
     ResetPassword(ResetPasswordArgs),
+    /// Add a provider connection (instance-wide, or for one workspace).
+    ///
+    /// Example: printf '%s' "$OPENAI_API_KEY" | promptyard admin add-provider --name OpenAI
+    /// --kind openai --base-url https://api.openai.com/v1 --model gpt-4o-mini --api-key-stdin
+    AddProvider(AddProviderArgs),
+    /// Generate a new master key and re-seal every stored provider key with it. With a key
+    /// file the file is replaced; with a key from the configuration the new key is printed for
+    /// you to put there.
+    RotateMasterKey,
+}
+
+/// `admin add-provider`.
+#[derive(Debug, Args)]
+pub struct AddProviderArgs {
+    /// A name people recognise, e.g. "OpenAI (company)".
+    #[arg(long)]
+    pub name: String,
+    /// openai, anthropic, google or openai-compatible (Ollama, vLLM, llama.cpp, LM Studio).
+    #[arg(long)]
+    pub kind: String,
+    /// Base URL; defaults to the provider's usual one.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// A model id it offers; repeat for more.
+    #[arg(long = "model")]
+    pub models: Vec<String>,
+    /// Read the API key from standard input (keys never go in arguments).
+    #[arg(long)]
+    pub api_key_stdin: bool,
+    /// Make it a connection of this workspace (its id) instead of instance-wide.
+    #[arg(long)]
+    pub workspace: Option<String>,
 }
 
 /// `admin create-user`.
@@ -210,7 +246,7 @@ async fn admin(cmd: AdminCommand, config: Config) -> anyhow::Result<ExitCode> {
     let clock = Clock::system();
     let url = storage_url(&config).map_err(explain)?;
     let store = store::open(&url, clock.clone()).await.map_err(explain)?;
-    let auth = Auth::new(store, clock, &config.auth).map_err(explain)?;
+    let auth = Auth::new(store, clock.clone(), &config.auth).map_err(explain)?;
     match cmd {
         AdminCommand::CreateUser(args) => {
             let (password, generated) = if args.password_stdin {
@@ -239,6 +275,81 @@ async fn admin(cmd: AdminCommand, config: Config) -> anyhow::Result<ExitCode> {
                 println!("(shown once; the user can change it on their account page)");
             }
         }
+        AdminCommand::AddProvider(args) => {
+            let kind = crate::domain::ProviderKind::parse(&args.kind).map_err(explain)?;
+            let api_key = if args.api_key_stdin {
+                Some(read_password_stdin()?)
+            } else {
+                None
+            };
+            let workspace = match &args.workspace {
+                Some(w) => Some(
+                    w.parse()
+                        .map_err(|_| anyhow::anyhow!("--workspace is not a workspace id"))?,
+                ),
+                None => None,
+            };
+            let store = auth.store().clone();
+            let (key, _, _) = master_key(&config).map_err(explain)?;
+            let outbound = Outbound::new(&config.outbound).map_err(explain)?;
+            let providers = Providers::new(store.clone(), clock.clone(), key, outbound);
+            let actor = first_admin(&*store).await?;
+            let input = ConnectionInput {
+                name: args.name,
+                kind: args.kind,
+                base_url: args
+                    .base_url
+                    .unwrap_or_else(|| kind.default_base_url().to_owned()),
+                api_key,
+                clear_key: false,
+                models: args.models,
+            };
+            let conn = providers
+                .create(&actor, workspace, input, None)
+                .await
+                .map_err(explain)?;
+            println!(
+                "added {} connection {} ({}) with {} model(s){}",
+                conn.kind,
+                conn.name,
+                conn.id,
+                conn.models.len(),
+                if conn.sealed_key.is_some() {
+                    "; its key is sealed"
+                } else {
+                    ""
+                }
+            );
+        }
+        AdminCommand::RotateMasterKey => {
+            let (old, source, path) = master_key(&config).map_err(explain)?;
+            let new = MasterKey::generate().map_err(explain)?;
+            let store = auth.store().clone();
+            // The new key is on disk before any row uses it, so a crash leaves it recoverable.
+            let pending = path.with_extension("key.new");
+            if source != KeySource::Config {
+                new.write_file(&pending).map_err(explain)?;
+            }
+            let n = rotate_master_key(&*store, &old, &new)
+                .await
+                .map_err(explain)?;
+            match source {
+                KeySource::Config => {
+                    println!(
+                        "re-sealed {n} provider key(s). Put this new master key in your configuration now:"
+                    );
+                    println!("{}", new.to_base64());
+                }
+                KeySource::File | KeySource::Generated => {
+                    std::fs::rename(&pending, &path)
+                        .with_context(|| format!("cannot replace {}", path.display()))?;
+                    println!(
+                        "re-sealed {n} provider key(s); the new master key is in {}",
+                        path.display()
+                    );
+                }
+            }
+        }
         AdminCommand::ResetPassword(args) => {
             let email = Email::parse(&args.email).map_err(explain)?;
             let password = Password::parse(&read_password_stdin()?, "password").map_err(explain)?;
@@ -253,6 +364,21 @@ async fn admin(cmd: AdminCommand, config: Config) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first active administrator, to attribute command-line changes to.
+async fn first_admin(store: &dyn crate::store::Store) -> anyhow::Result<crate::domain::User> {
+    let mut after = None;
+    loop {
+        let page = store.list_users(after, 200).await.map_err(explain)?;
+        if let Some(admin) = page.items.iter().find(|u| u.is_admin() && !u.disabled) {
+            return Ok(admin.clone());
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => bail!("create an administrator first (promptyard admin create-user --admin)"),
+        }
+    }
 }
 
 fn read_password_stdin() -> anyhow::Result<String> {

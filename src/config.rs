@@ -38,6 +38,23 @@ pub struct Config {
     pub log: LogConfig,
     /// Where the server may send HTTP requests (model providers).
     pub outbound: OutboundConfig,
+    /// The master key that seals provider API keys.
+    pub secrets: SecretsConfig,
+    /// The directory of the configuration file (the working directory without one); the
+    /// default key file lives here. Not a setting.
+    #[serde(skip)]
+    pub config_dir: PathBuf,
+}
+
+/// Where the master key comes from. Keep it outside the data directory (and its backups).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// The key itself, base64 (32 bytes); usually set through PROMPTYARD_SECRETS__MASTER_KEY.
+    pub master_key: String,
+    /// A file holding the key; empty means `promptyard.key` beside the config file (or in the
+    /// working directory), created with mode 0600 on first start.
+    pub master_key_file: String,
 }
 
 /// Where data lives.
@@ -191,6 +208,8 @@ impl Default for Config {
             http: HttpConfig::default(),
             log: LogConfig::default(),
             outbound: OutboundConfig::default(),
+            secrets: SecretsConfig::default(),
+            config_dir: PathBuf::from("."),
         }
     }
 }
@@ -303,6 +322,13 @@ impl Config {
         }
         if let Some(dir) = &overrides.data_dir {
             config.data_dir = dir.clone();
+        }
+        if let Some(parent) = file.as_deref().and_then(Path::parent) {
+            config.config_dir = if parent.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                parent.to_owned()
+            };
         }
         config.validate()?;
         Ok(Loaded {
@@ -446,6 +472,9 @@ impl Config {
     pub fn redacted(&self) -> Self {
         let mut c = self.clone();
         c.storage.url = redact_url(&c.storage.url);
+        if !c.secrets.master_key.is_empty() {
+            c.secrets.master_key = "***".to_owned();
+        }
         c
     }
 
@@ -735,5 +764,8 @@ mod tests {
         let printed = c.to_redacted_toml();
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("***"), "{printed}");
+        let mut c = Config::default();
+        c.secrets.master_key = "c2VjcmV0".into();
+        assert!(!c.to_redacted_toml().contains("c2VjcmV0"));
     }
 }

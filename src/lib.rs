@@ -14,6 +14,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod gateway;
 pub mod http;
 /// Infrastructure: provider adapters, pricing and exact token counting.
 pub mod llm;

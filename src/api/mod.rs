@@ -13,6 +13,7 @@ use axum::extract::FromRef;
 use axum::middleware;
 
 use crate::auth::Auth;
+use crate::gateway::Providers;
 use crate::http::Edge;
 use crate::http::error::json_errors;
 use crate::http::routes::{RouteSpec, Routes};
@@ -30,6 +31,8 @@ pub struct ApiState {
     pub workspaces: Workspaces,
     /// Templates and versions.
     pub templates: Templates,
+    /// Provider connections.
+    pub providers: Providers,
 }
 
 impl FromRef<ApiState> for Auth {

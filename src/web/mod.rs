@@ -24,6 +24,7 @@ use crate::auth::{Auth, Authenticated};
 use crate::config::Registration;
 use crate::domain::{Role, Workspace, WorkspaceId};
 use crate::error::Error;
+use crate::gateway::Providers;
 use crate::http::Edge;
 use crate::http::cookies::{FlashMessage, clear_flash, flash, last_workspace};
 use crate::http::error::html_errors;
@@ -46,6 +47,8 @@ pub struct WebState {
     pub workspaces: Workspaces,
     /// Templates and versions.
     pub templates: Templates,
+    /// Provider connections.
+    pub providers: Providers,
 }
 
 impl FromRef<WebState> for Auth {

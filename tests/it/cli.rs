@@ -299,3 +299,119 @@ fn serve_starts_on_defaults_and_stops_on_sigterm() {
     );
     assert!(log.contains("shutting down"), "{log}");
 }
+
+#[tokio::test]
+async fn provider_keys_are_sealed_and_survive_a_master_key_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let canary = "sk-canary-7f3a9c1e";
+    let out = promptyard(
+        dir.path(),
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+            "--admin",
+            "--password-stdin",
+            "--data-dir",
+            data_arg,
+        ],
+        Some("ops password 1\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = promptyard(
+        dir.path(),
+        &[
+            "admin",
+            "add-provider",
+            "--name",
+            "OpenAI",
+            "--kind",
+            "openai",
+            "--model",
+            "gpt-4o-mini",
+            "--api-key-stdin",
+            "--data-dir",
+            data_arg,
+        ],
+        Some(&format!("{canary}\n")),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("its key is sealed"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!text(&out.stdout).contains(canary) && !text(&out.stderr).contains(canary));
+    let key_file = dir.path().join("promptyard.key");
+    let first_key = std::fs::read_to_string(&key_file).unwrap();
+    let db = std::fs::read(data.join("promptyard.redb")).unwrap();
+    assert!(
+        !db.windows(canary.len()).any(|w| w == canary.as_bytes()),
+        "the key is not stored in clear"
+    );
+
+    // A provider without a key it needs is refused with the field named.
+    let out = promptyard(
+        dir.path(),
+        &[
+            "admin",
+            "add-provider",
+            "--name",
+            "Claude",
+            "--kind",
+            "anthropic",
+            "--data-dir",
+            data_arg,
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("needs an API key"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = promptyard(
+        dir.path(),
+        &["admin", "rotate-master-key", "--data-dir", data_arg],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("re-sealed 1 provider key"),
+        "{}",
+        text(&out.stdout)
+    );
+    let second_key = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(first_key, second_key);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    // The stored key opens with the new master key only.
+    let store = promptyard::store::redb::RedbStore::open(
+        &data.join("promptyard.redb"),
+        promptyard::clock::Clock::system(),
+    )
+    .unwrap();
+    use promptyard::store::ConnectionStore;
+    let conns = store.list_connections(None).await.unwrap();
+    let conn = &conns[0];
+    let sealed = conn.sealed_key.as_ref().unwrap();
+    let context = promptyard::domain::Connection::key_context(conn.id);
+    let new = promptyard::crypto::MasterKey::parse(&second_key).unwrap();
+    let old = promptyard::crypto::MasterKey::parse(&first_key).unwrap();
+    assert_eq!(new.open(&context, sealed).unwrap(), canary.as_bytes());
+    assert!(old.open(&context, sealed).is_err());
+}

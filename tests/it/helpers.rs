@@ -36,6 +36,7 @@ impl TestApp {
         let mut config = Config {
             data_dir: dir.path().join("data"),
             listen: "127.0.0.1:0".into(),
+            config_dir: dir.path().to_owned(),
             ..Config::default()
         };
         adjust(&mut config);

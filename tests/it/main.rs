@@ -5,10 +5,12 @@
 // Tests talk to the server (and fake upstreams) with their own HTTP clients.
 #![allow(clippy::disallowed_methods)]
 
+mod adapters;
 mod api;
 mod auth;
 mod cli;
 mod edge;
+mod fake_llm;
 mod forms;
 mod helpers;
 mod pages;

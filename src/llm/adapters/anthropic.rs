@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::sse::SseEvent;
-use super::{Call, ChatOnce, Decoder, endpoint_url, ended_early, key, parse_data, stream_error};
+use super::{Call, ChatOnce, Decoder, ended_early, endpoint_url, key, parse_data, stream_error};
 use crate::llm::chat::{ChatEvent, ChatRequest, ChatRole, Endpoint, LlmError};
 
 /// The API version this adapter speaks.
@@ -83,7 +83,11 @@ pub(crate) fn models_call(ep: &Endpoint, after: Option<&str>) -> Result<Call, Ll
     if let Some(a) = after {
         url.query_pairs_mut().append_pair("after_id", a);
     }
-    Ok(Call { url, headers: headers(ep), body: None })
+    Ok(Call {
+        url,
+        headers: headers(ep),
+        body: None,
+    })
 }
 
 /// The ids on one page, and the cursor of the next page if there is one.
@@ -116,7 +120,10 @@ pub(crate) fn parse_once(v: &Value) -> Result<ChatOnce, LlmError> {
             u.get("output_tokens").and_then(Value::as_u64).unwrap_or(0),
         )
     });
-    let finish = v.get("stop_reason").and_then(Value::as_str).map(str::to_owned);
+    let finish = v
+        .get("stop_reason")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     Ok((text, usage, finish))
 }
 
@@ -136,7 +143,9 @@ impl Stream {
                 output_tokens: self.output.unwrap_or(0),
             });
         }
-        out.push(ChatEvent::Done { finish_reason: self.stop_reason.take() });
+        out.push(ChatEvent::Done {
+            finish_reason: self.stop_reason.take(),
+        });
     }
 }
 
@@ -152,7 +161,10 @@ impl Decoder for Stream {
             "message_start" => {
                 if let Some(u) = v.pointer("/message/usage") {
                     self.input = u.get("input_tokens").and_then(Value::as_u64).or(self.input);
-                    self.output = u.get("output_tokens").and_then(Value::as_u64).or(self.output);
+                    self.output = u
+                        .get("output_tokens")
+                        .and_then(Value::as_u64)
+                        .or(self.output);
                 }
             }
             "content_block_delta" => {
@@ -168,7 +180,10 @@ impl Decoder for Stream {
                 }
                 if let Some(u) = v.get("usage") {
                     self.input = u.get("input_tokens").and_then(Value::as_u64).or(self.input);
-                    self.output = u.get("output_tokens").and_then(Value::as_u64).or(self.output);
+                    self.output = u
+                        .get("output_tokens")
+                        .and_then(Value::as_u64)
+                        .or(self.output);
                 }
             }
             "message_stop" => {
@@ -193,7 +208,10 @@ mod tests {
 
     #[test]
     fn system_is_gathered_and_turns_merged() {
-        let msg = |role, c: &str| ChatMessage { role, content: c.into() };
+        let msg = |role, c: &str| ChatMessage {
+            role,
+            content: c.into(),
+        };
         let req = ChatRequest {
             model: "claude".into(),
             messages: vec![

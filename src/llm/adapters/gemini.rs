@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::sse::SseEvent;
-use super::{Call, ChatOnce, Decoder, endpoint_url, ended_early, key, parse_data, stream_error};
+use super::{Call, ChatOnce, Decoder, ended_early, endpoint_url, key, parse_data, stream_error};
 use crate::llm::chat::{ChatEvent, ChatRequest, ChatRole, Endpoint, LlmError};
 
 fn headers(ep: &Endpoint) -> Vec<(&'static str, String)> {
@@ -71,13 +71,21 @@ pub(crate) fn body(req: &ChatRequest) -> Value {
 }
 
 pub(crate) fn chat_call(ep: &Endpoint, req: &ChatRequest, stream: bool) -> Result<Call, LlmError> {
-    let method = if stream { "streamGenerateContent" } else { "generateContent" };
+    let method = if stream {
+        "streamGenerateContent"
+    } else {
+        "generateContent"
+    };
     let segment = format!("{}:{method}", model_id(&req.model));
     let mut url = endpoint_url(&ep.base_url, &["models", &segment])?;
     if stream {
         url.query_pairs_mut().append_pair("alt", "sse");
     }
-    Ok(Call { url, headers: headers(ep), body: Some(body(req)) })
+    Ok(Call {
+        url,
+        headers: headers(ep),
+        body: Some(body(req)),
+    })
 }
 
 pub(crate) fn models_call(ep: &Endpoint, page: Option<&str>) -> Result<Call, LlmError> {
@@ -86,7 +94,11 @@ pub(crate) fn models_call(ep: &Endpoint, page: Option<&str>) -> Result<Call, Llm
     if let Some(p) = page {
         url.query_pairs_mut().append_pair("pageToken", p);
     }
-    Ok(Call { url, headers: headers(ep), body: None })
+    Ok(Call {
+        url,
+        headers: headers(ep),
+        body: None,
+    })
 }
 
 /// The generating models on one page, and the next page's token if there is one.
@@ -98,7 +110,11 @@ pub(crate) fn parse_models(v: &Value) -> Result<(Vec<String>, Option<String>), L
             .as_slice(),
         // An empty list comes without the field.
         None if v.is_object() => &[],
-        None => return Err(LlmError::Malformed("the models list has no `models`".into())),
+        None => {
+            return Err(LlmError::Malformed(
+                "the models list has no `models`".into(),
+            ));
+        }
     };
     let ids = models
         .iter()
@@ -159,11 +175,18 @@ fn chunk(v: &Value) -> Result<Chunk, LlmError> {
             n("candidatesTokenCount") + n("thoughtsTokenCount"),
         )
     });
-    Ok(Chunk { texts, finish, usage })
+    Ok(Chunk {
+        texts,
+        finish,
+        usage,
+    })
 }
 
 pub(crate) fn parse_once(v: &Value) -> Result<ChatOnce, LlmError> {
-    if v.get("candidates").is_none() && v.get("promptFeedback").is_none() && v.get("error").is_none() {
+    if v.get("candidates").is_none()
+        && v.get("promptFeedback").is_none()
+        && v.get("error").is_none()
+    {
         return Err(LlmError::Malformed("the answer has no candidates".into()));
     }
     let c = chunk(v)?;
@@ -195,9 +218,14 @@ impl Decoder for Stream {
             return Err(ended_early());
         }
         if let Some((input_tokens, output_tokens)) = self.usage.take() {
-            out.push(ChatEvent::Usage { input_tokens, output_tokens });
+            out.push(ChatEvent::Usage {
+                input_tokens,
+                output_tokens,
+            });
         }
-        out.push(ChatEvent::Done { finish_reason: self.finish.take() });
+        out.push(ChatEvent::Done {
+            finish_reason: self.finish.take(),
+        });
         Ok(())
     }
 }
@@ -209,17 +237,27 @@ mod tests {
 
     #[test]
     fn bodies_translate_the_request() {
-        let msg = |role, c: &str| ChatMessage { role, content: c.into() };
+        let msg = |role, c: &str| ChatMessage {
+            role,
+            content: c.into(),
+        };
         let req = ChatRequest {
             model: "models/gemini-x".into(),
-            messages: vec![msg(ChatRole::System, "s"), msg(ChatRole::User, "u"), msg(ChatRole::Assistant, "a")],
+            messages: vec![
+                msg(ChatRole::System, "s"),
+                msg(ChatRole::User, "u"),
+                msg(ChatRole::Assistant, "a"),
+            ],
             temperature: Some(0.2),
             max_tokens: Some(5),
             stop: vec!["x".into()],
         };
         let b = body(&req);
         assert_eq!(b["systemInstruction"], json!({"parts": [{"text": "s"}]}));
-        assert_eq!(b["contents"][1], json!({"role": "model", "parts": [{"text": "a"}]}));
+        assert_eq!(
+            b["contents"][1],
+            json!({"role": "model", "parts": [{"text": "a"}]})
+        );
         assert_eq!(
             b["generationConfig"],
             json!({"temperature": 0.2, "maxOutputTokens": 5, "stopSequences": ["x"]})
@@ -230,6 +268,9 @@ mod tests {
             api_key: Some("k".into()),
         };
         let call = chat_call(&ep, &req, true).unwrap();
-        assert_eq!(call.url.as_str(), "http://h/v1beta/models/gemini-x:streamGenerateContent?alt=sse");
+        assert_eq!(
+            call.url.as_str(),
+            "http://h/v1beta/models/gemini-x:streamGenerateContent?alt=sse"
+        );
     }
 }

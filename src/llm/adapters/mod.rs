@@ -93,9 +93,10 @@ async fn start_stream(
     req: &ChatRequest,
 ) -> Result<ChatStream, LlmError> {
     let (call, decoder): (Call, Box<dyn Decoder>) = match ep.kind {
-        ProviderKind::Openai | ProviderKind::OpenaiCompatible => {
-            (openai::chat_call(ep, req, true)?, Box::new(openai::Stream::default()))
-        }
+        ProviderKind::Openai | ProviderKind::OpenaiCompatible => (
+            openai::chat_call(ep, req, true)?,
+            Box::new(openai::Stream::default()),
+        ),
         ProviderKind::Anthropic => (
             anthropic::chat_call(ep, req, true)?,
             Box::new(anthropic::Stream::default()),
@@ -156,7 +157,9 @@ async fn models(out: &Outbound, ep: &Endpoint) -> Result<Vec<String>, LlmError> 
         let resp = check(resp, None).await?;
         let v = read_json(resp).await?;
         let (found, next) = match ep.kind {
-            ProviderKind::Openai | ProviderKind::OpenaiCompatible => (openai::parse_models(&v)?, None),
+            ProviderKind::Openai | ProviderKind::OpenaiCompatible => {
+                (openai::parse_models(&v)?, None)
+            }
             ProviderKind::Anthropic => anthropic::parse_models(&v)?,
             ProviderKind::Google => gemini::parse_models(&v)?,
         };
@@ -351,10 +354,20 @@ pub(crate) fn stream_error(err: &Value) -> LlmError {
         .or_else(|| err.as_str())
         .map(|m| shorten(m, 200))
         .unwrap_or_else(|| "an error without a message".into());
-    let kind = err.get("type").or_else(|| err.get("status")).and_then(Value::as_str).unwrap_or("");
-    let code = err.get("code").and_then(Value::as_u64).filter(|c| (400..600).contains(c));
+    let kind = err
+        .get("type")
+        .or_else(|| err.get("status"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let code = err
+        .get("code")
+        .and_then(Value::as_u64)
+        .filter(|c| (400..600).contains(c));
     match kind {
-        "overloaded_error" => LlmError::Upstream { status: 529, message },
+        "overloaded_error" => LlmError::Upstream {
+            status: 529,
+            message,
+        },
         "rate_limit_error" | "RESOURCE_EXHAUSTED" => LlmError::RateLimited { retry_after: None },
         "authentication_error" | "permission_error" | "UNAUTHENTICATED" | "PERMISSION_DENIED" => {
             LlmError::Unauthorized(message)
@@ -417,13 +430,22 @@ fn scrub(e: LlmError, key: Option<&str>) -> LlmError {
     let Some(key) = key.filter(|k| !k.is_empty()) else {
         return e;
     };
-    let s = |m: String| if m.contains(key) { m.replace(key, "***") } else { m };
+    let s = |m: String| {
+        if m.contains(key) {
+            m.replace(key, "***")
+        } else {
+            m
+        }
+    };
     match e {
         LlmError::Refused(m) => LlmError::Refused(s(m)),
         LlmError::Unreachable(m) => LlmError::Unreachable(s(m)),
         LlmError::Unauthorized(m) => LlmError::Unauthorized(s(m)),
         LlmError::UnknownModel(m) => LlmError::UnknownModel(s(m)),
-        LlmError::Upstream { status, message } => LlmError::Upstream { status, message: s(message) },
+        LlmError::Upstream { status, message } => LlmError::Upstream {
+            status,
+            message: s(message),
+        },
         LlmError::Malformed(m) => LlmError::Malformed(s(m)),
         LlmError::Reset(m) => LlmError::Reset(s(m)),
         e @ (LlmError::RateLimited { .. } | LlmError::Timeout) => e,
@@ -530,8 +552,15 @@ mod tests {
 
     #[test]
     fn urls_append_encoded_segments() {
-        let u = endpoint_url("http://h:1/v1beta", &["models", "a/b?c:streamGenerateContent"]).unwrap();
-        assert_eq!(u.as_str(), "http://h:1/v1beta/models/a%2Fb%3Fc:streamGenerateContent");
+        let u = endpoint_url(
+            "http://h:1/v1beta",
+            &["models", "a/b?c:streamGenerateContent"],
+        )
+        .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "http://h:1/v1beta/models/a%2Fb%3Fc:streamGenerateContent"
+        );
         let u = endpoint_url("https://api.openai.com/v1/", &["chat", "completions"]).unwrap();
         assert_eq!(u.as_str(), "https://api.openai.com/v1/chat/completions");
     }
@@ -545,10 +574,18 @@ mod tests {
             Some("x"),
         );
         assert_eq!(e, LlmError::UnknownModel("x".into()));
-        let e = status_error(StatusCode::BAD_GATEWAY, b"<html>bad gateway</html>", None, Some("x"));
+        let e = status_error(
+            StatusCode::BAD_GATEWAY,
+            b"<html>bad gateway</html>",
+            None,
+            Some("x"),
+        );
         assert_eq!(
             e,
-            LlmError::Upstream { status: 502, message: "<html>bad gateway</html>".into() }
+            LlmError::Upstream {
+                status: 502,
+                message: "<html>bad gateway</html>".into()
+            }
         );
         let e = status_error(
             StatusCode::BAD_REQUEST,
@@ -561,7 +598,13 @@ mod tests {
 
     #[test]
     fn keys_are_scrubbed() {
-        let e = scrub(LlmError::Unauthorized("bad key sk-1234".into()), Some("sk-1234"));
-        assert_eq!(e.to_string(), "the provider rejected the API key: bad key ***");
+        let e = scrub(
+            LlmError::Unauthorized("bad key sk-1234".into()),
+            Some("sk-1234"),
+        );
+        assert_eq!(
+            e.to_string(),
+            "the provider rejected the API key: bad key ***"
+        );
     }
 }

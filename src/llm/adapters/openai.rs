@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::sse::SseEvent;
-use super::{Call, ChatOnce, Decoder, endpoint_url, ended_early, key, parse_data, stream_error};
+use super::{Call, ChatOnce, Decoder, ended_early, endpoint_url, key, parse_data, stream_error};
 use crate::domain::ProviderKind;
 use crate::llm::chat::{ChatEvent, ChatRequest, ChatRole, Endpoint, LlmError};
 
@@ -84,7 +84,9 @@ fn usage(v: &Value) -> Option<(u64, u64)> {
     let u = v.get("usage").filter(|u| u.is_object())?;
     Some((
         u.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
-        u.get("completion_tokens").and_then(Value::as_u64).unwrap_or(0),
+        u.get("completion_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
     ))
 }
 
@@ -118,9 +120,14 @@ pub(crate) struct Stream {
 impl Stream {
     fn finish(&mut self, out: &mut Vec<ChatEvent>) {
         if let Some((input_tokens, output_tokens)) = self.usage.take() {
-            out.push(ChatEvent::Usage { input_tokens, output_tokens });
+            out.push(ChatEvent::Usage {
+                input_tokens,
+                output_tokens,
+            });
         }
-        out.push(ChatEvent::Done { finish_reason: self.finish.take() });
+        out.push(ChatEvent::Done {
+            finish_reason: self.finish.take(),
+        });
     }
 }
 
@@ -169,15 +176,24 @@ mod tests {
         let req = ChatRequest {
             model: "m".into(),
             messages: vec![
-                ChatMessage { role: ChatRole::System, content: "be brief".into() },
-                ChatMessage { role: ChatRole::User, content: "hi".into() },
+                ChatMessage {
+                    role: ChatRole::System,
+                    content: "be brief".into(),
+                },
+                ChatMessage {
+                    role: ChatRole::User,
+                    content: "hi".into(),
+                },
             ],
             temperature: Some(0.5),
             max_tokens: Some(10),
             stop: vec!["END".into()],
         };
         let b = body(ProviderKind::OpenaiCompatible, &req, true);
-        assert_eq!(b["messages"][0], json!({"role": "system", "content": "be brief"}));
+        assert_eq!(
+            b["messages"][0],
+            json!({"role": "system", "content": "be brief"})
+        );
         assert_eq!(b["max_tokens"], json!(10));
         assert_eq!(b["stream_options"]["include_usage"], json!(true));
         let b = body(ProviderKind::Openai, &req, false);

@@ -131,15 +131,29 @@ mod tests {
 
     #[test]
     fn events_split_anywhere_are_parsed() {
-        let whole: &[u8] = b"event: a\r\ndata: {\"x\":1}\r\n\r\n: comment\n\ndata: one\ndata:two\n\ndata: [DONE]";
+        let whole: &[u8] =
+            b"event: a\r\ndata: {\"x\":1}\r\n\r\n: comment\n\ndata: one\ndata:two\n\ndata: [DONE]";
         let expect = vec![
-            SseEvent { event: Some("a".into()), data: "{\"x\":1}".into() },
-            SseEvent { event: None, data: "one\ntwo".into() },
-            SseEvent { event: None, data: "[DONE]".into() },
+            SseEvent {
+                event: Some("a".into()),
+                data: "{\"x\":1}".into(),
+            },
+            SseEvent {
+                event: None,
+                data: "one\ntwo".into(),
+            },
+            SseEvent {
+                event: None,
+                data: "[DONE]".into(),
+            },
         ];
         assert_eq!(parse(&[whole]), expect);
         for cut in 1..whole.len() {
-            assert_eq!(parse(&[&whole[..cut], &whole[cut..]]), expect, "cut at {cut}");
+            assert_eq!(
+                parse(&[&whole[..cut], &whole[cut..]]),
+                expect,
+                "cut at {cut}"
+            );
         }
         let bytes: Vec<&[u8]> = whole.chunks(1).collect();
         assert_eq!(parse(&bytes), expect);
@@ -160,6 +174,9 @@ mod tests {
         let mut p = SseParser::new(16);
         let mut out = Vec::new();
         assert!(p.feed(b"data: 0123456789", &mut out).is_ok());
-        assert!(matches!(p.feed(b"0123456789", &mut out), Err(LlmError::Malformed(_))));
+        assert!(matches!(
+            p.feed(b"0123456789", &mut out),
+            Err(LlmError::Malformed(_))
+        ));
     }
 }

@@ -159,7 +159,11 @@ pub(super) async fn runs(store: Arc<dyn Store>) {
         model: "claude-sonnet-4".into(),
         input_tokens: n,
         output_tokens: 2 * n,
-        cost_usd: if n.is_multiple_of(2) { Some(0.000125) } else { None },
+        cost_usd: if n.is_multiple_of(2) {
+            Some(0.000125)
+        } else {
+            None
+        },
         latency_ms: 1200,
         ttft_ms: Some(300),
         state: if n == 1 {

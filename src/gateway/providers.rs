@@ -1,0 +1,258 @@
+//! Provider connections as a feature: keys sealed on the way in and opened only to call the
+//! provider, base URLs checked against the outbound policy, model discovery, and the list of
+//! models a workspace can use.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::crypto::MasterKey;
+use crate::domain::provider::{validate_base_url, validate_connection_name, validate_models};
+use crate::domain::{Connection, ConnectionId, NewAuditEvent, ProviderKind, User, WorkspaceId};
+use crate::error::{Error, Result};
+use crate::llm::chat::Endpoint;
+use crate::llm::outbound::Outbound;
+use crate::store::Store;
+
+/// What a connection form or command submits.
+#[derive(Clone, Default)]
+pub struct ConnectionInput {
+    /// Name.
+    pub name: String,
+    /// Wire format (`openai`, `anthropic`, `google`, `openai-compatible`).
+    pub kind: String,
+    /// Base URL.
+    pub base_url: String,
+    /// A new key; `None` keeps the stored one.
+    pub api_key: Option<String>,
+    /// Remove the stored key.
+    pub clear_key: bool,
+    /// Model ids entered by hand.
+    pub models: Vec<String>,
+}
+
+impl std::fmt::Debug for ConnectionInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionInput")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Provider connections over the store; cheap to clone.
+#[derive(Clone)]
+pub struct Providers {
+    store: Arc<dyn Store>,
+    clock: Clock,
+    key: Arc<MasterKey>,
+    outbound: Outbound,
+}
+
+fn clean_key(raw: &str) -> Result<String> {
+    let k = raw.trim();
+    if k.is_empty() || k.len() > 4096 || k.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(Error::invalid(
+            "api_key",
+            "that does not look like an API key",
+        ));
+    }
+    Ok(k.to_owned())
+}
+
+impl Providers {
+    /// The service.
+    pub fn new(store: Arc<dyn Store>, clock: Clock, key: MasterKey, outbound: Outbound) -> Self {
+        Self {
+            store,
+            clock,
+            key: Arc::new(key),
+            outbound,
+        }
+    }
+
+    /// The outbound client (for the gateway).
+    pub fn outbound(&self) -> &Outbound {
+        &self.outbound
+    }
+
+    fn checked(
+        &self,
+        input: &ConnectionInput,
+    ) -> Result<(String, ProviderKind, String, Vec<String>)> {
+        let name = validate_connection_name(&input.name)?;
+        let kind = ProviderKind::parse(input.kind.trim())?;
+        let base_url = validate_base_url(&input.base_url)?;
+        let url =
+            url::Url::parse(&base_url).map_err(|_| Error::invalid("base_url", "not a URL"))?;
+        self.outbound.policy().check_url(&url)?;
+        let models = validate_models(&input.models)?;
+        Ok((name, kind, base_url, models))
+    }
+
+    /// Creates a connection (instance-wide for `None`).
+    pub async fn create(
+        &self,
+        actor: &User,
+        workspace: Option<WorkspaceId>,
+        input: ConnectionInput,
+        ip: Option<String>,
+    ) -> Result<Connection> {
+        let (name, kind, base_url, models) = self.checked(&input)?;
+        let id = ConnectionId::new();
+        let sealed_key = match input
+            .api_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+        {
+            Some(k) => Some(
+                self.key
+                    .seal(&Connection::key_context(id), clean_key(k)?.as_bytes())?,
+            ),
+            None if kind.needs_key() => {
+                return Err(Error::invalid(
+                    "api_key",
+                    format!("{} needs an API key", kind.label()),
+                ));
+            }
+            None => None,
+        };
+        let now = self.clock.now();
+        let conn = Connection {
+            id,
+            workspace_id: workspace,
+            name,
+            kind,
+            base_url,
+            sealed_key,
+            models,
+            created_by: Some(actor.id),
+            created_at: now,
+            updated_at: now,
+        };
+        let audit = NewAuditEvent::new(Some(actor.id), "connection.create")
+            .ip(ip)
+            .detail(format!("{} {}", conn.kind, conn.base_url));
+        self.store.create_connection(conn, audit).await
+    }
+
+    /// Changes a connection. A new base URL needs the key entered again, so a key cannot be
+    /// sent somewhere its owner did not mean it to go.
+    pub async fn update(
+        &self,
+        actor: &User,
+        existing: &Connection,
+        input: ConnectionInput,
+        ip: Option<String>,
+    ) -> Result<Connection> {
+        let (name, kind, base_url, models) = self.checked(&input)?;
+        let new_key = input
+            .api_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty());
+        let moved = base_url != existing.base_url || kind != existing.kind;
+        if moved && existing.sealed_key.is_some() && new_key.is_none() && !input.clear_key {
+            return Err(Error::invalid(
+                "api_key",
+                "enter the API key again when you change the base URL or provider",
+            ));
+        }
+        let sealed_key = match (new_key, input.clear_key) {
+            (Some(k), _) => Some(self.key.seal(
+                &Connection::key_context(existing.id),
+                clean_key(k)?.as_bytes(),
+            )?),
+            (None, true) => None,
+            (None, false) => existing.sealed_key.clone(),
+        };
+        let conn = Connection {
+            name,
+            kind,
+            base_url,
+            sealed_key,
+            models,
+            updated_at: self.clock.now(),
+            ..existing.clone()
+        };
+        let audit = NewAuditEvent::new(Some(actor.id), "connection.update")
+            .ip(ip)
+            .detail(format!("{} {}", conn.kind, conn.base_url));
+        self.store.update_connection(conn, audit).await
+    }
+
+    /// Deletes a connection.
+    pub async fn delete(&self, actor: &User, conn: &Connection, ip: Option<String>) -> Result<()> {
+        let audit = NewAuditEvent::new(Some(actor.id), "connection.delete")
+            .ip(ip)
+            .detail(conn.name.clone());
+        self.store.delete_connection(conn.id, audit).await
+    }
+
+    /// Where and how to call a connection, its key opened.
+    pub fn endpoint(&self, conn: &Connection) -> Result<Endpoint> {
+        let api_key = match &conn.sealed_key {
+            Some(sealed) => {
+                let bytes = self.key.open(&Connection::key_context(conn.id), sealed)?;
+                Some(
+                    String::from_utf8(bytes)
+                        .map_err(|_| Error::internal("a stored key is not UTF-8"))?,
+                )
+            }
+            None => None,
+        };
+        Ok(Endpoint {
+            kind: conn.kind,
+            base_url: conn.base_url.clone(),
+            api_key,
+        })
+    }
+
+    /// The connections a workspace can use: the instance's and its own.
+    pub async fn usable(&self, workspace: WorkspaceId) -> Result<Vec<Connection>> {
+        let mut all = self.store.list_connections(None).await?;
+        all.extend(self.store.list_connections(Some(workspace)).await?);
+        Ok(all)
+    }
+
+    /// The connection offering `model` to `workspace`: a workspace's own connection wins over an
+    /// instance-wide one; `NotFound`-like invalid error naming the model otherwise.
+    pub async fn route(&self, workspace: WorkspaceId, model: &str) -> Result<Connection> {
+        let usable = self.usable(workspace).await?;
+        usable
+            .iter()
+            .rev()
+            .find(|c| c.models.iter().any(|m| m == model))
+            .cloned()
+            .ok_or_else(|| {
+                Error::invalid(
+                    "model",
+                    format!(
+                        "no provider connection offers the model `{model}`; an admin can add it"
+                    ),
+                )
+            })
+    }
+}
+
+/// Re-seals every stored key under `new`, in one transaction; returns how many keys moved.
+pub async fn rotate_master_key(
+    store: &dyn Store,
+    old: &MasterKey,
+    new: &MasterKey,
+) -> Result<usize> {
+    let mut resealed = Vec::new();
+    for conn in store.list_all_connections().await? {
+        let context = Connection::key_context(conn.id);
+        let sealed = match &conn.sealed_key {
+            Some(s) => Some(new.seal(&context, &old.open(&context, s)?)?),
+            None => None,
+        };
+        resealed.push((conn.id, sealed));
+    }
+    let n = resealed.iter().filter(|(_, k)| k.is_some()).count();
+    store.reseal_connection_keys(resealed).await?;
+    Ok(n)
+}
