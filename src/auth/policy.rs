@@ -30,6 +30,8 @@ pub enum Action {
     UseWorkspaces,
     /// Create, change and delete system templates.
     ManageSystemTemplates,
+    /// Manage the instance-wide provider connections.
+    ManageProviders,
     /// See a workspace and its members.
     ViewWorkspace,
     /// Rename a workspace, manage its members and invites.
@@ -70,7 +72,8 @@ fn min_role(action: Action) -> Option<Role> {
         | Action::ManageUsers
         | Action::ViewAuditLog
         | Action::UseWorkspaces
-        | Action::ManageSystemTemplates => return None,
+        | Action::ManageSystemTemplates
+        | Action::ManageProviders => return None,
     })
 }
 
@@ -94,9 +97,10 @@ pub fn authorize(actor: Actor<'_>, action: Action, resource: Resource) -> Result
         },
         (_, None) => match action {
             Action::ManageOwnAccount | Action::UseWorkspaces => true,
-            Action::ManageUsers | Action::ViewAuditLog | Action::ManageSystemTemplates => {
-                user.is_admin()
-            }
+            Action::ManageUsers
+            | Action::ViewAuditLog
+            | Action::ManageSystemTemplates
+            | Action::ManageProviders => user.is_admin(),
             _ => false,
         },
         (Resource::Instance, Some(_)) => false,

@@ -191,6 +191,34 @@ impl Providers {
         self.store.delete_connection(conn.id, audit).await
     }
 
+    /// Asks the provider which models it offers and adds them to the connection's list.
+    pub async fn discover(
+        &self,
+        actor: &User,
+        conn: &Connection,
+        ip: Option<String>,
+    ) -> Result<Connection> {
+        let endpoint = self.endpoint(conn)?;
+        let found = crate::llm::adapters::list_models(&self.outbound, &endpoint)
+            .await
+            .map_err(|e| Error::invalid("models", e.to_string()))?;
+        let mut models = conn.models.clone();
+        for m in found {
+            if !models.contains(&m) {
+                models.push(m);
+            }
+        }
+        let updated = Connection {
+            models: validate_models(&models)?,
+            updated_at: self.clock.now(),
+            ..conn.clone()
+        };
+        let audit = NewAuditEvent::new(Some(actor.id), "connection.discover")
+            .ip(ip)
+            .detail(format!("{} models", updated.models.len()));
+        self.store.update_connection(updated, audit).await
+    }
+
     /// Where and how to call a connection, its key opened.
     pub fn endpoint(&self, conn: &Connection) -> Result<Endpoint> {
         let api_key = match &conn.sealed_key {

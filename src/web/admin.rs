@@ -42,7 +42,7 @@ struct PageQuery {
 fn admin_tabs(current: &str) -> Markup {
     html! {
         nav.tabs aria-label="Administration" {
-            @for (href, label) in [(paths::ADMIN_USERS, "Users"), (paths::ADMIN_AUDIT, "Audit log")] {
+            @for (href, label) in [(paths::ADMIN_USERS, "Users"), (paths::ADMIN_PROVIDERS, "Providers"), (paths::ADMIN_AUDIT, "Audit log")] {
                 @if href == current {
                     a href=(href) aria-current="page" { (label) }
                 } @else {

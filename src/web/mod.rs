@@ -8,6 +8,7 @@ mod admin;
 mod home;
 mod login;
 pub mod paths;
+mod providers;
 mod setup;
 mod templates;
 mod views;
@@ -69,7 +70,7 @@ pub fn router(state: WebState) -> (Router, Vec<RouteSpec>) {
     let r = admin::routes(account::routes(login::routes(setup::routes(home::routes(
         r,
     )))));
-    let r = templates::routes(workspaces::routes(r));
+    let r = providers::routes(templates::routes(workspaces::routes(r)));
     let (router, table) = r.into_parts();
     let router = router
         .layer(middleware::from_fn(clear_shown_flash))

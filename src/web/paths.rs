@@ -99,3 +99,11 @@ pub const PREVIEW: &str = "/preview";
 pub fn ws(pattern: &str, id: impl std::fmt::Display) -> String {
     pattern.replace("{ws}", &id.to_string())
 }
+/// Instance-wide provider connections.
+pub const ADMIN_PROVIDERS: &str = "/admin/providers";
+/// Change, delete or discover models of an instance connection (POST).
+pub const ADMIN_PROVIDER_ACTION: &str = "/admin/providers/{conn}/{action}";
+/// A workspace's own provider connections.
+pub const WS_PROVIDERS: &str = "/w/{ws}/providers";
+/// Change, delete or discover models of a workspace connection (POST).
+pub const WS_PROVIDER_ACTION: &str = "/w/{ws}/providers/{conn}/{action}";

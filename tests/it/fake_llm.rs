@@ -820,10 +820,17 @@ impl Stream for Paced {
             this.shared.completed.fetch_add(1, Ordering::SeqCst);
             return Poll::Ready(None);
         }
-        if !this.first && !this.pacing.is_zero() {
+        // Before a reset, give the connection time to flush what was sent (hyper drops
+        // unwritten buffers when the body fails).
+        let pause = match this.frames.front() {
+            Some(Frame::Reset) => this.pacing.max(Duration::from_millis(50)),
+            _ if this.first => Duration::ZERO,
+            _ => this.pacing,
+        };
+        if !pause.is_zero() {
             let sleep = this
                 .sleep
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep(this.pacing)));
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(pause)));
             if sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }

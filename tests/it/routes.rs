@@ -97,6 +97,12 @@ const EXPECTED: &[(&str, &str, Need)] = &[
     ("POST", "/api/session", Public),
     ("DELETE", "/api/session", Public),
     ("GET", "/api/me", Login),
+    ("GET", "/admin/providers", InstanceAdmin),
+    ("POST", "/admin/providers", InstanceAdmin),
+    ("POST", "/admin/providers/{conn}/{action}", InstanceAdmin),
+    ("GET", "/w/{ws}/providers", Ws(Role::Admin)),
+    ("POST", "/w/{ws}/providers", Ws(Role::Admin)),
+    ("POST", "/w/{ws}/providers/{conn}/{action}", Ws(Role::Admin)),
     ("GET", "/api/workspaces", Login),
     ("POST", "/api/workspaces", Login),
     ("POST", "/api/invites/{token}/accept", Login),
@@ -171,7 +177,10 @@ fn declared_need(p: Permission) -> Option<Need> {
     Some(match p {
         Permission::Public => Public,
         Permission::Instance(
-            Action::ManageUsers | Action::ViewAuditLog | Action::ManageSystemTemplates,
+            Action::ManageUsers
+            | Action::ViewAuditLog
+            | Action::ManageSystemTemplates
+            | Action::ManageProviders,
         ) => InstanceAdmin,
         Permission::Instance(Action::ManageOwnAccount | Action::UseWorkspaces) => Login,
         Permission::Instance(_) => return None,
@@ -449,6 +458,7 @@ fn fill(path: &str, f: &Fixture, template: TemplateId) -> String {
         .replace("{version}", "1")
         .replace("{file}", "app.css")
         .replace("{action}", "enable")
+        .replace("{conn}", &uuid::Uuid::now_v7().to_string())
 }
 
 /// What the guard must answer `actor` for a route that needs `need`; `None` means allowed.

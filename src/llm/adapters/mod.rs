@@ -244,7 +244,11 @@ fn chain(e: &reqwest::Error) -> Vec<String> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(err) = cur {
         let msg = err.to_string();
-        if !out.iter().any(|m| m == &msg) {
+        // Wrappers that say nothing a person can act on.
+        let noise = msg.starts_with("client error (")
+            || msg == "request or response body error"
+            || msg.starts_with("error sending request");
+        if !noise && !out.iter().any(|m| m == &msg) {
             out.push(msg);
         }
         cur = err.source();
