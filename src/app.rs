@@ -18,11 +18,12 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{KeySource, MasterKey};
 use crate::error::{Error, Result};
-use crate::gateway::Providers;
+use crate::gateway::{Gateway, Providers, Recorder};
 use crate::http::Edge;
 use crate::http::error::render_for_path;
 use crate::http::routes::{Permission, RouteSpec, Routes};
 use crate::llm::outbound::Outbound;
+use crate::llm::pricing::PriceTable;
 use crate::store::{self, StorageUrl, Store};
 use crate::templates::Templates;
 use crate::workspaces::Workspaces;
@@ -34,6 +35,7 @@ pub struct App {
     store: Arc<dyn Store>,
     auth: Auth,
     table: Vec<RouteSpec>,
+    recorder: tokio::task::JoinHandle<()>,
 }
 
 impl App {
@@ -64,6 +66,13 @@ impl App {
         }
         let outbound = Outbound::new(&config.outbound)?;
         let providers = Providers::new(store.clone(), clock.clone(), key, outbound);
+        let (recorder, recorder_task) = Recorder::spawn(store.clone());
+        let gateway = Gateway::new(
+            providers.clone(),
+            recorder,
+            PriceTable::embedded(),
+            clock.clone(),
+        );
         let workspaces = Workspaces::new(store.clone(), clock.clone());
         let templates = Templates::new(store.clone(), clock);
         templates.seed_system_templates().await?;
@@ -75,6 +84,7 @@ impl App {
             workspaces: workspaces.clone(),
             templates: templates.clone(),
             providers: providers.clone(),
+            gateway: gateway.clone(),
         });
         let (api, api_table) = api::router(api::ApiState {
             auth: auth.clone(),
@@ -82,6 +92,7 @@ impl App {
             workspaces,
             templates,
             providers,
+            gateway,
         });
         let (health, mut table) = Routes::new(auth.clone(), edge.clone())
             .get("/healthz", Permission::Public, || async { "ok" })
@@ -114,6 +125,7 @@ impl App {
             store,
             auth,
             table,
+            recorder: recorder_task,
         })
     }
 
@@ -141,6 +153,12 @@ impl App {
             .with_graceful_shutdown(shutdown)
             .await;
         janitor.abort();
+        // The router (and with it every recorder handle) is gone: the recorder writes what is
+        // queued and ends. Runs acknowledged to a client are never lost on a graceful stop.
+        match tokio::time::timeout(Duration::from_secs(30), self.recorder).await {
+            Ok(_) => {}
+            Err(_) => tracing::error!("the run recorder did not finish within 30 s"),
+        }
         result
     }
 }

@@ -13,7 +13,7 @@ use axum::extract::FromRef;
 use axum::middleware;
 
 use crate::auth::Auth;
-use crate::gateway::Providers;
+use crate::gateway::{Gateway, Providers};
 use crate::http::Edge;
 use crate::http::error::json_errors;
 use crate::http::routes::{RouteSpec, Routes};
@@ -33,6 +33,8 @@ pub struct ApiState {
     pub templates: Templates,
     /// Provider connections.
     pub providers: Providers,
+    /// The model gateway.
+    pub gateway: Gateway,
 }
 
 impl FromRef<ApiState> for Auth {

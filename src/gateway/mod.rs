@@ -1,7 +1,12 @@
-//! The gateway: provider connections and (next) the pipeline that routes a chat request to a
-//! connection, calls the provider through `llm`, and records the run. It joins `store` to
+//! The gateway: provider connections, the pipeline that routes a chat request to a
+//! connection, calls the provider through `llm` and streams the answer, and the recorder that
+//! writes every run. It joins `store` to
 //! `llm` and never imports axum or maud.
 
+pub mod pipeline;
 pub mod providers;
+pub mod recorder;
 
+pub use pipeline::{Gateway, RunEvent, RunRequest, RunSummary};
 pub use providers::{ConnectionInput, Providers};
+pub use recorder::Recorder;

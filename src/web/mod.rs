@@ -8,6 +8,7 @@ mod admin;
 mod home;
 mod login;
 pub mod paths;
+mod playground;
 mod providers;
 mod setup;
 mod templates;
@@ -25,7 +26,7 @@ use crate::auth::{Auth, Authenticated};
 use crate::config::Registration;
 use crate::domain::{Role, Workspace, WorkspaceId};
 use crate::error::Error;
-use crate::gateway::Providers;
+use crate::gateway::{Gateway, Providers};
 use crate::http::Edge;
 use crate::http::cookies::{FlashMessage, clear_flash, flash, last_workspace};
 use crate::http::error::html_errors;
@@ -50,6 +51,8 @@ pub struct WebState {
     pub templates: Templates,
     /// Provider connections.
     pub providers: Providers,
+    /// The model gateway.
+    pub gateway: Gateway,
 }
 
 impl FromRef<WebState> for Auth {
@@ -70,7 +73,7 @@ pub fn router(state: WebState) -> (Router, Vec<RouteSpec>) {
     let r = admin::routes(account::routes(login::routes(setup::routes(home::routes(
         r,
     )))));
-    let r = providers::routes(templates::routes(workspaces::routes(r)));
+    let r = playground::routes(providers::routes(templates::routes(workspaces::routes(r))));
     let (router, table) = r.into_parts();
     let router = router
         .layer(middleware::from_fn(clear_shown_flash))

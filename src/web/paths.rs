@@ -107,3 +107,11 @@ pub const ADMIN_PROVIDER_ACTION: &str = "/admin/providers/{conn}/{action}";
 pub const WS_PROVIDERS: &str = "/w/{ws}/providers";
 /// Change, delete or discover models of a workspace connection (POST).
 pub const WS_PROVIDER_ACTION: &str = "/w/{ws}/providers/{conn}/{action}";
+/// The playground of a workspace.
+pub const WS_PLAYGROUND: &str = "/w/{ws}/playground";
+/// Start a run (POST, JSON in, newline-delimited JSON events out).
+pub const WS_PLAYGROUND_RUN: &str = "/w/{ws}/playground/run";
+/// Save the playground's prompt as a new template version (POST).
+pub const WS_PLAYGROUND_SAVE: &str = "/w/{ws}/playground/save";
+/// One run of a workspace.
+pub const WS_RUN: &str = "/w/{ws}/runs/{run}";

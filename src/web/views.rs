@@ -15,6 +15,8 @@ pub enum Nav {
     Home,
     /// The current workspace's templates.
     Templates,
+    /// The playground.
+    Playground,
     /// The current workspace's settings and members.
     Workspace,
     /// Account.
@@ -43,6 +45,7 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, content: Markup) -> Markup {
                                 (nav_link(paths::HOME, "Home", nav == Nav::Home))
                                 @if let Some(id) = ctx.current_id() {
                                     (nav_link(&paths::ws(paths::WS_TEMPLATES, id), "Templates", nav == Nav::Templates))
+                                    (nav_link(&paths::ws(paths::WS_PLAYGROUND, id), "Playground", nav == Nav::Playground))
                                     (nav_link(&paths::ws(paths::WS_SETTINGS, id), "Members", nav == Nav::Workspace))
                                 }
                                 (nav_link(paths::ACCOUNT, "Account", nav == Nav::Account))

@@ -12,6 +12,7 @@ mod cli;
 mod edge;
 mod fake_llm;
 mod forms;
+mod gateway;
 mod helpers;
 mod pages;
 mod routes;

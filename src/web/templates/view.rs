@@ -74,6 +74,9 @@ async fn render_page(
             }
             div.actions {
                 @if edit { a.button.primary href=(paths::with_id(paths::TEMPLATE_EDIT, t.id)) { "Edit" } }
+                @if let Some(ws) = t.workspace_id.or(ctx.current_id()) {
+                    a.button href=(format!("{}?template={}", paths::ws(paths::WS_PLAYGROUND, ws), t.id)) { "Open in playground" }
+                }
                 a.button href=(paths::with_id(paths::TEMPLATE_HISTORY, t.id)) { "History" }
                 a.button href=(paths::with_id(paths::TEMPLATE_EXPORT, t.id)) download { "Export" }
             }

@@ -1,0 +1,317 @@
+//! The gateway pipeline: a chat request from a workspace -> the connection offering the model
+//! -> the provider adapter -> a stream of events to the client -> exactly one recorded run.
+//!
+//! The run's state is decided by how the stream ends: `completed` only after the provider's
+//! end marker; `failed` for an error before or instead of output; `truncated` when the stream
+//! breaks off after output; `cancelled` when the client goes away (the stream is dropped, which
+//! drops the upstream response and so aborts the call at once).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures_util::{Stream, StreamExt};
+use serde::Serialize;
+
+use super::Providers;
+use super::recorder::Recorder;
+use crate::clock::Clock;
+use crate::domain::{ProviderKind, Run, RunId, RunState, TemplateId, UserId, WorkspaceId};
+use crate::llm::adapters::chat_stream;
+use crate::llm::chat::{ChatEvent, ChatMessage, ChatRequest, ChatStream, LlmError};
+use crate::llm::pricing::PriceTable;
+use crate::llm::tokens::count_for_model;
+
+/// What a caller asks the gateway to run.
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    /// The workspace it runs in (decides the connections and who sees the run).
+    pub workspace: WorkspaceId,
+    /// Who runs it.
+    pub user: UserId,
+    /// The chat request (its `model` picks the connection).
+    pub chat: ChatRequest,
+    /// The template and version it came from.
+    pub template: Option<(TemplateId, u32)>,
+    /// Files the context builder included.
+    pub context_manifest: Option<serde_json::Value>,
+}
+
+/// What the client sees, in order: `Started`, any number of `Delta`s, then `Finished`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum RunEvent {
+    /// The run has an id.
+    Started {
+        /// Its id.
+        run_id: RunId,
+        /// The model.
+        model: String,
+    },
+    /// More output.
+    Delta {
+        /// The text.
+        text: String,
+    },
+    /// The outcome, as recorded.
+    Finished(RunSummary),
+}
+
+/// A run's outcome.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunSummary {
+    /// Id.
+    pub run_id: RunId,
+    /// How it ended.
+    pub state: RunState,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Cost in USD; `None` when the price is unknown.
+    pub cost_usd: Option<f64>,
+    /// Whole call, ms.
+    pub latency_ms: u64,
+    /// Until the first output, ms.
+    pub ttft_ms: Option<u64>,
+}
+
+/// The gateway; cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    providers: Providers,
+    recorder: Recorder,
+    prices: Arc<PriceTable>,
+    clock: Clock,
+}
+
+/// A running call: forwards upstream events, accumulates the run, and records it exactly once,
+/// on its end or when dropped (the client went away).
+struct Running {
+    upstream: Option<ChatStream>,
+    run: Option<Run>,
+    kind: Option<ProviderKind>,
+    usage: Option<(u64, u64)>,
+    started: Instant,
+    first_output: Option<Instant>,
+    gateway: Gateway,
+    pending_start: bool,
+    done: bool,
+}
+
+impl Gateway {
+    /// The gateway over `providers`, recording through `recorder`.
+    pub fn new(providers: Providers, recorder: Recorder, prices: PriceTable, clock: Clock) -> Self {
+        Self {
+            providers,
+            recorder,
+            prices: Arc::new(prices),
+            clock,
+        }
+    }
+
+    /// The provider connections.
+    pub fn providers(&self) -> &Providers {
+        &self.providers
+    }
+
+    /// Runs `req`: the returned stream yields `Started`, the output as it arrives, and the
+    /// recorded outcome. Routing and upstream errors arrive as a `Finished` with state `failed`.
+    pub async fn run(&self, req: RunRequest) -> impl Stream<Item = RunEvent> + Send + 'static {
+        let started = Instant::now();
+        let prompt = serde_json::to_string(&req.chat.messages).unwrap_or_default();
+        let mut run = Run {
+            id: RunId::new(),
+            workspace_id: req.workspace,
+            user_id: req.user,
+            template_id: req.template.map(|(t, _)| t),
+            template_version: req.template.map(|(_, v)| v),
+            connection_id: None,
+            provider: None,
+            model: req.chat.model.clone(),
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: None,
+            latency_ms: 0,
+            ttft_ms: None,
+            state: RunState::Failed,
+            error: None,
+            prompt,
+            output: String::new(),
+            context_manifest: req.context_manifest.clone(),
+            created_at: self.clock.now(),
+        };
+        let upstream = match self.providers.route(req.workspace, &req.chat.model).await {
+            Ok(conn) => {
+                run.connection_id = Some(conn.id);
+                run.provider = Some(conn.kind);
+                match self.providers.endpoint(&conn) {
+                    Ok(ep) => chat_stream(self.providers.outbound(), &ep, &req.chat)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        let kind = run.provider;
+        let mut running = Running {
+            upstream: None,
+            run: Some(run),
+            kind,
+            usage: None,
+            started,
+            first_output: None,
+            gateway: self.clone(),
+            pending_start: true,
+            done: false,
+        };
+        match upstream {
+            Ok(stream) => running.upstream = Some(stream),
+            Err(message) => {
+                if let Some(run) = running.run.as_mut() {
+                    run.error = Some(message);
+                }
+            }
+        }
+        running
+    }
+}
+
+impl Running {
+    /// Fills in tokens, cost and timing, records the run and returns its summary.
+    fn finish(&mut self, state: RunState, error: Option<String>) -> Option<RunSummary> {
+        let mut run = self.run.take()?;
+        self.done = true;
+        self.upstream = None;
+        run.state = state;
+        if error.is_some() {
+            run.error = error;
+        }
+        let (input, output) = match self.usage {
+            Some(u) => u,
+            None => {
+                let prompt_text: String = serde_json::from_str::<Vec<ChatMessage>>(&run.prompt)
+                    .map(|m| {
+                        m.into_iter()
+                            .map(|m| m.content)
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default();
+                (
+                    count_for_model(&run.model, &prompt_text) as u64,
+                    count_for_model(&run.model, &run.output) as u64,
+                )
+            }
+        };
+        run.input_tokens = input;
+        run.output_tokens = output;
+        run.cost_usd = match self.kind {
+            Some(kind) => self
+                .gateway
+                .prices
+                .lookup(kind.as_str(), &run.model)
+                .cost_usd(input, output),
+            None => None,
+        };
+        run.latency_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        run.ttft_ms = self
+            .first_output
+            .map(|t| u64::try_from((t - self.started).as_millis()).unwrap_or(u64::MAX));
+        let summary = RunSummary {
+            run_id: run.id,
+            state: run.state,
+            error: run.error.clone(),
+            input_tokens: run.input_tokens,
+            output_tokens: run.output_tokens,
+            cost_usd: run.cost_usd,
+            latency_ms: run.latency_ms,
+            ttft_ms: run.ttft_ms,
+        };
+        self.gateway.recorder.record(run);
+        Some(summary)
+    }
+}
+
+impl Stream for Running {
+    type Item = RunEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<RunEvent>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if this.pending_start {
+            this.pending_start = false;
+            if let Some(run) = &this.run {
+                return Poll::Ready(Some(RunEvent::Started {
+                    run_id: run.id,
+                    model: run.model.clone(),
+                }));
+            }
+        }
+        let Some(upstream) = this.upstream.as_mut() else {
+            // Failed before any upstream call.
+            let summary = this.finish(RunState::Failed, None);
+            return Poll::Ready(summary.map(RunEvent::Finished));
+        };
+        loop {
+            match upstream.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(ChatEvent::Delta(text)))) => {
+                    if text.is_empty() {
+                        continue;
+                    }
+                    this.first_output.get_or_insert_with(Instant::now);
+                    if let Some(run) = this.run.as_mut() {
+                        run.output.push_str(&text);
+                    }
+                    return Poll::Ready(Some(RunEvent::Delta { text }));
+                }
+                Poll::Ready(Some(Ok(ChatEvent::Usage {
+                    input_tokens,
+                    output_tokens,
+                }))) => {
+                    this.usage = Some((input_tokens, output_tokens));
+                }
+                Poll::Ready(Some(Ok(ChatEvent::Done { .. }))) => {
+                    let summary = this.finish(RunState::Completed, None);
+                    return Poll::Ready(summary.map(RunEvent::Finished));
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    let had_output = this.run.as_ref().is_some_and(|r| !r.output.is_empty());
+                    let state = match (&e, had_output) {
+                        (LlmError::Reset(_) | LlmError::Timeout, true) => RunState::Truncated,
+                        _ => RunState::Failed,
+                    };
+                    let summary = this.finish(state, Some(e.to_string()));
+                    return Poll::Ready(summary.map(RunEvent::Finished));
+                }
+                Poll::Ready(None) => {
+                    // The adapter ends with Done or an error; an end without either is a break.
+                    let summary = this.finish(
+                        RunState::Truncated,
+                        Some("the answer ended without its end marker".to_owned()),
+                    );
+                    return Poll::Ready(summary.map(RunEvent::Finished));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.done {
+            // The client went away (or pressed stop): the upstream call is dropped with us.
+            self.finish(
+                RunState::Cancelled,
+                Some("stopped before the answer was complete".to_owned()),
+            );
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! The playground: run a template or a blank prompt on one to four models side by side,
+//! streaming; stop; save the prompt as a new template version; open a past run and run it again.
+//!
+//! The page posts one request per model to `/w/{ws}/playground/run` and reads the answer as
+//! newline-delimited JSON events while it streams. Closing the request (Stop, or leaving the
+//! page) drops the server's stream, which aborts the upstream call and records the run as
+//! cancelled.
+
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
+use futures_util::StreamExt;
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::views::{Nav, layout, when};
+use super::{PageCtx, WebState, paths};
+use crate::auth::Action;
+use crate::domain::variables::VarKind;
+use crate::domain::{Role, RunId, TemplateContent, TemplateId};
+use crate::error::{Error, Result};
+use crate::gateway::RunRequest;
+use crate::http::assets::asset_url;
+use crate::http::cookies::set_flash;
+use crate::http::extract::{Form, Json, Path, Query};
+use crate::http::routes::{Permission, Routes, WorkspaceAccess};
+use crate::llm::chat::{ChatMessage, ChatRequest, ChatRole};
+
+pub fn routes(r: Routes<WebState>) -> Routes<WebState> {
+    let view = Permission::Workspace(Action::ViewTemplates);
+    r.get(paths::WS_PLAYGROUND, view, page)
+        .post(paths::WS_PLAYGROUND_RUN, view, run)
+        .post(
+            paths::WS_PLAYGROUND_SAVE,
+            Permission::Workspace(Action::EditTemplates),
+            save,
+        )
+        .get(paths::WS_RUN, view, run_page)
+}
+
+/// Most models run side by side.
+const MAX_MODELS: usize = 4;
+
+#[derive(Deserialize, Default)]
+struct PageQuery {
+    #[serde(default)]
+    template: String,
+    #[serde(default)]
+    run: String,
+}
+
+/// A template this workspace may use: its own or a system one.
+async fn usable_template(
+    state: &WebState,
+    access: &WorkspaceAccess,
+    id: TemplateId,
+) -> Result<crate::domain::Template> {
+    let t = state.auth.store().get_template(id).await?;
+    match t.workspace_id {
+        None => Ok(t),
+        Some(ws) if ws == access.workspace.id => Ok(t),
+        Some(_) => Err(Error::NotFound),
+    }
+}
+
+async fn page(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    access: WorkspaceAccess,
+    Query(q): Query<PageQuery>,
+) -> Result<Markup> {
+    let ws = &access.workspace;
+    let store = state.auth.store();
+    let mut templates = store.list_templates(Some(ws.id)).await?;
+    templates.extend(store.list_templates(None).await?);
+    let chosen = match q.template.parse::<TemplateId>() {
+        Ok(id) => Some(usable_template(&state, &access, id).await?),
+        Err(_) => None,
+    };
+    let content = match &chosen {
+        Some(t) => Some(state.templates.version(t, None).await?),
+        None => None,
+    };
+    // "Run again": a past run of this workspace prefills the prompt and model.
+    let past = match q.run.parse::<RunId>() {
+        Ok(id) => {
+            let run = store.get_run(id).await?;
+            (run.workspace_id == ws.id).then_some(run)
+        }
+        Err(_) => None,
+    };
+    let (mut system, mut user) = match &content {
+        Some(v) => (
+            v.content.system_prompt.clone(),
+            v.content.user_prompt_template.clone(),
+        ),
+        None => (String::new(), String::new()),
+    };
+    if let Some(run) = &past
+        && let Ok(messages) = serde_json::from_str::<Vec<ChatMessage>>(&run.prompt)
+    {
+        system = messages
+            .iter()
+            .filter(|m| m.role == ChatRole::System)
+            .map(|m| m.content.clone())
+            .collect::<Vec<_>>()
+            .join("\n");
+        user = messages
+            .iter()
+            .filter(|m| m.role != ChatRole::System)
+            .map(|m| m.content.clone())
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    let mut models: Vec<(String, String)> = Vec::new();
+    for c in state.providers.usable(ws.id).await? {
+        for m in &c.models {
+            if !models.iter().any(|(id, _)| id == m) {
+                models.push((m.clone(), c.name.clone()));
+            }
+        }
+    }
+    let preselected: Vec<String> = match (&past, &content) {
+        (Some(run), _) => vec![run.model.clone()],
+        (None, Some(v)) => v.content.model.model.iter().cloned().collect(),
+        _ => models
+            .first()
+            .map(|(m, _)| vec![m.clone()])
+            .unwrap_or_default(),
+    };
+    let can_save = access.role >= Role::Editor && chosen.as_ref().is_some_and(|t| !t.is_system());
+    let here = paths::ws(paths::WS_PLAYGROUND, ws.id);
+    let body = html! {
+        div.page-head {
+            h1 { "Playground" }
+            form.inline method="get" action=(here) {
+                label for="template" { "Start from" }
+                select #template name="template" {
+                    option value="" { "A blank prompt" }
+                    @for t in &templates {
+                        option value=(t.id) selected[chosen.as_ref().is_some_and(|c| c.id == t.id)] {
+                            (t.name) @if t.is_system() { " (system)" }
+                        }
+                    }
+                }
+                button.button.small type="submit" { "Load" }
+            }
+        }
+        @if models.is_empty() {
+            div.flash.flash-error role="alert" {
+                "No model is available yet. "
+                @if access.role >= Role::Admin { a href=(paths::ws(paths::WS_PROVIDERS, ws.id)) { "Add a provider connection" } " or ask an instance admin." }
+                @else { "Ask an admin to add a provider connection." }
+            }
+        }
+        form #playground.playground data-run=(paths::ws(paths::WS_PLAYGROUND_RUN, ws.id)) {
+            @if let (Some(t), Some(v)) = (&chosen, &content) {
+                input type="hidden" name="template_id" value=(t.id);
+                input type="hidden" name="template_version" value=(v.version);
+            }
+            div.grid-2 {
+                div.stack {
+                    div.field {
+                        label for="system_prompt" { "System prompt" }
+                        textarea #system_prompt.code name="system_prompt" rows="4" readonly[content.is_some()] { (system) }
+                    }
+                    div.field {
+                        label for="user_prompt" { "User prompt" }
+                        textarea #user_prompt.code name="user_prompt" rows="8" readonly[content.is_some()] { (user) }
+                        @if content.is_some() { p.hint { "From the template; fill its variables on the right." } }
+                    }
+                }
+                div.stack {
+                    @if let Some(v) = &content { (variables_form(&v.content)) }
+                    fieldset.models {
+                        legend { "Models (up to " (MAX_MODELS) ")" }
+                        @for (m, conn) in &models {
+                            div.check {
+                                input id=(format!("m-{m}")) type="checkbox" name="model" value=(m) checked[preselected.contains(m)];
+                                label for=(format!("m-{m}")) { (m) " " span.muted.small { "(" (conn) ")" } }
+                            }
+                        }
+                    }
+                    div.field-row {
+                        div.field { label for="temperature" { "Temperature" } input #temperature name="temperature" type="number" step="0.1" min="0" max="2" value=(content.as_ref().and_then(|v| v.content.model.temperature).map(|t| t.to_string()).unwrap_or_default()); }
+                        div.field { label for="max_tokens" { "Max tokens" } input #max_tokens name="max_tokens" type="number" min="1" value=(content.as_ref().and_then(|v| v.content.model.max_tokens).map(|t| t.to_string()).unwrap_or_default()); }
+                    }
+                    div.actions {
+                        button.button.primary #run type="submit" { "Run" }
+                        button.button #stop type="button" disabled { "Stop" }
+                    }
+                    p #run-error.field-error role="alert" {}
+                }
+            }
+        }
+        div #columns.columns {}
+        @if can_save {
+            @if let (Some(t), Some(v)) = (&chosen, &content) {
+                details.panel {
+                    summary { "Save a changed prompt as a new version of " (t.name) }
+                    form.stack method="post" action=(paths::ws(paths::WS_PLAYGROUND_SAVE, ws.id)) {
+                        input type="hidden" name="template_id" value=(t.id);
+                        input type="hidden" name="base_version" value=(v.version);
+                        div.field { label for="save-system" { "System prompt" } textarea #save-system.code name="system_prompt" rows="4" { (v.content.system_prompt) } }
+                        div.field { label for="save-user" { "User prompt" } textarea #save-user.code name="user_prompt_template" rows="6" { (v.content.user_prompt_template) } }
+                        div.field { label for="save-message" { "What changed" } input #save-message name="message" type="text"; }
+                        button.button.primary type="submit" { "Save new version" }
+                    }
+                }
+            }
+        }
+        script type="module" src=(asset_url("playground.js")) {}
+    };
+    Ok(layout(&ctx, "Playground", Nav::Playground, body))
+}
+
+fn variables_form(c: &TemplateContent) -> Markup {
+    html! {
+        fieldset.variables {
+            legend { "Variables" }
+            @if c.variables.is_empty() { p.muted { "This template has no variables." } }
+            @for var in &c.variables {
+                @let id = format!("var-{}", var.name);
+                @let value = match &var.default { Some(Value::String(s)) => s.clone(), Some(Value::Null) | None => String::new(), Some(v) => v.to_string() };
+                div.field {
+                    label for=(id) { (var.name) @if var.required { " *" } }
+                    @match &var.kind {
+                        VarKind::Text => textarea id=(id) data-var=(var.name) rows="3" { (value) },
+                        VarKind::Enum { choices } => select id=(id) data-var=(var.name) {
+                            option value="" { "(choose)" }
+                            @for ch in choices { option value=(ch) selected[*ch == value] { (ch) } }
+                        },
+                        VarKind::Boolean => select id=(id) data-var=(var.name) {
+                            option value="" { "(not set)" }
+                            option value="true" selected[value == "true"] { "Yes" }
+                            option value="false" selected[value == "false"] { "No" }
+                        },
+                        _ => input id=(id) data-var=(var.name) type="text" value=(value);,
+                    }
+                    @if !var.description.is_empty() { p.hint { (var.description) } }
+                }
+            }
+        }
+    }
+}
+
+/// What the page posts for one model.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunBody {
+    model: String,
+    #[serde(default)]
+    system_prompt: String,
+    #[serde(default)]
+    user_prompt: String,
+    #[serde(default)]
+    template_id: Option<TemplateId>,
+    #[serde(default)]
+    template_version: Option<u32>,
+    #[serde(default)]
+    variables: Map<String, Value>,
+    #[serde(default)]
+    temperature: Option<f64>,
+    #[serde(default)]
+    max_tokens: Option<u32>,
+}
+
+async fn run(
+    State(state): State<WebState>,
+    access: WorkspaceAccess,
+    Json(body): Json<RunBody>,
+) -> Result<Response> {
+    let model = body.model.trim().to_owned();
+    if model.is_empty() {
+        return Err(Error::invalid("model", "choose a model"));
+    }
+    if let Some(t) = body.temperature
+        && !(0.0..=2.0).contains(&t)
+    {
+        return Err(Error::invalid(
+            "temperature",
+            "temperature must be between 0 and 2",
+        ));
+    }
+    let (system, user, template) = match body.template_id {
+        Some(id) => {
+            let t = usable_template(&state, &access, id).await?;
+            let selector = body.template_version.map(|v| v.to_string());
+            let v = state.templates.version(&t, selector.as_deref()).await?;
+            let rendered = crate::templates::render(&v.content, &body.variables)?;
+            (
+                rendered.system_prompt,
+                rendered.user_prompt,
+                Some((t.id, v.version)),
+            )
+        }
+        None => (body.system_prompt, body.user_prompt, None),
+    };
+    if user.trim().is_empty() && system.trim().is_empty() {
+        return Err(Error::invalid("user_prompt", "write a prompt first"));
+    }
+    let mut messages = Vec::new();
+    if !system.trim().is_empty() {
+        messages.push(ChatMessage {
+            role: ChatRole::System,
+            content: system,
+        });
+    }
+    messages.push(ChatMessage {
+        role: ChatRole::User,
+        content: user,
+    });
+    let req = RunRequest {
+        workspace: access.workspace.id,
+        user: access.auth.user.id,
+        chat: ChatRequest {
+            model,
+            messages,
+            temperature: body.temperature,
+            max_tokens: body.max_tokens,
+            stop: Vec::new(),
+        },
+        template,
+        context_manifest: None,
+    };
+    let events = state.gateway.run(req).await.map(|event| {
+        let mut line = serde_json::to_vec(&event).unwrap_or_default();
+        line.push(b'\n');
+        Ok::<_, Infallible>(Bytes::from(line))
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        Body::from_stream(events),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct SaveForm {
+    #[serde(default)]
+    template_id: String,
+    #[serde(default)]
+    base_version: String,
+    #[serde(default)]
+    system_prompt: String,
+    #[serde(default)]
+    user_prompt_template: String,
+    #[serde(default)]
+    message: String,
+}
+
+async fn save(
+    State(state): State<WebState>,
+    access: WorkspaceAccess,
+    jar: CookieJar,
+    Form(form): Form<SaveForm>,
+) -> Result<Response> {
+    let id: TemplateId = form.template_id.parse().map_err(|_| Error::NotFound)?;
+    let t = state.auth.store().get_template(id).await?;
+    if t.workspace_id != Some(access.workspace.id) {
+        return Err(Error::NotFound);
+    }
+    let base: u32 = form
+        .base_version
+        .trim()
+        .parse()
+        .map_err(|_| Error::invalid("base_version", "reload the page"))?;
+    let latest = state.templates.version(&t, Some(&base.to_string())).await?;
+    let content = TemplateContent {
+        system_prompt: form.system_prompt,
+        user_prompt_template: form.user_prompt_template,
+        ..latest.content
+    };
+    let to = format!(
+        "{}?template={}",
+        paths::ws(paths::WS_PLAYGROUND, access.workspace.id),
+        t.id
+    );
+    let jar = match state
+        .templates
+        .save(&access.auth.user, &t, base, content, &form.message)
+        .await
+    {
+        Ok(v) => set_flash(
+            jar,
+            &state.edge,
+            false,
+            &format!("Saved version {} of {}.", v.version, t.name),
+        ),
+        Err(e @ (Error::Invalid { .. } | Error::Conflict { .. })) => set_flash(
+            jar,
+            &state.edge,
+            true,
+            &super::views::sentence(&e.to_string()),
+        ),
+        Err(e) => return Err(e),
+    };
+    Ok((jar, Redirect::to(&to)).into_response())
+}
+
+async fn run_page(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    access: WorkspaceAccess,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Markup> {
+    let id: RunId = id.parse().map_err(|_| Error::NotFound)?;
+    let run = state.auth.store().get_run(id).await?;
+    if run.workspace_id != access.workspace.id {
+        return Err(Error::NotFound);
+    }
+    let messages: Vec<ChatMessage> = serde_json::from_str(&run.prompt).unwrap_or_default();
+    let again = format!(
+        "{}?run={}",
+        paths::ws(paths::WS_PLAYGROUND, access.workspace.id),
+        run.id
+    );
+    let body = html! {
+        div.page-head {
+            h1 { "Run of " (run.model) }
+            a.button.primary href=(again) { "Run again" }
+        }
+        p.muted {
+            span.badge { (run.state) } " · " (when(run.created_at)) " · "
+            (run.input_tokens) " in / " (run.output_tokens) " out tokens · "
+            @match run.cost_usd { Some(c) => { "$" (format!("{c:.6}")) }, None => "price unknown" }
+            " · " (run.latency_ms) " ms"
+            @if let Some(t) = run.ttft_ms { " (first output after " (t) " ms)" }
+        }
+        @if let Some(e) = &run.error { div.flash.flash-error role="alert" { (e) } }
+        section.panel {
+            h2 { "Prompt" }
+            @for m in &messages { h3 { (format!("{:?}", m.role)) } pre.prompt { (m.content) } }
+        }
+        section.panel {
+            h2 { "Output" }
+            pre.prompt #run-output { (run.output) }
+        }
+    };
+    Ok(layout(&ctx, "Run", Nav::Playground, body))
+}

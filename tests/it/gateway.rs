@@ -1,0 +1,378 @@
+//! The gateway through the playground endpoint, against fake upstreams on loopback: streaming
+//! in every wire format, failure states, stop cancelling the upstream, the recorded runs, the
+//! outbound policy, and a canary key that never shows up anywhere.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use promptyard::domain::{RunId, RunState};
+use serde_json::{Value, json};
+
+use crate::fake_llm::{FakeLlm, Script, Wire};
+use crate::helpers::TestApp;
+
+const CANARY: &str = "sk-canary-5e1f00d";
+
+/// An app allowed to call the fake on loopback, with an admin session and the admin's
+/// personal workspace id.
+async fn app_for(fake: &FakeLlm) -> (TestApp, reqwest::Client, String) {
+    let port = fake.port;
+    let app = TestApp::spawn_with(move |c| {
+        c.outbound.allow_cidrs = vec!["127.0.0.1".into()];
+        c.outbound.allow_ports = vec![port];
+        c.outbound.read_timeout_secs = 5;
+    })
+    .await;
+    let admin = app.setup_admin().await;
+    let list: Value = admin
+        .get(app.url("/api/workspaces"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ws = list[0]["id"].as_str().unwrap().to_owned();
+    (app, admin, ws)
+}
+
+async fn connect(app: &TestApp, admin: &reqwest::Client, kind: &str, base: &str, models: &str) {
+    let res = app
+        .post_form(
+            admin,
+            "/admin/providers",
+            &[
+                ("name", kind),
+                ("kind", kind),
+                ("base_url", base),
+                ("api_key", CANARY),
+                ("models", models),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+}
+
+/// Runs `model` through the playground and collects the streamed events.
+async fn run(app: &TestApp, client: &reqwest::Client, ws: &str, model: &str) -> Vec<Value> {
+    let res = client
+        .post(app.url(&format!("/w/{ws}/playground/run")))
+        .json(&json!({"model": model, "system_prompt": "Be brief.", "user_prompt": "Say hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(res.headers()["content-type"], "application/x-ndjson");
+    let text = res.text().await.unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+async fn recorded(app: &TestApp, id: &str) -> promptyard::domain::Run {
+    let id: RunId = id.parse().unwrap();
+    for _ in 0..100 {
+        if let Ok(run) = app.store.get_run(id).await {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("run {id} was never recorded");
+}
+
+#[tokio::test]
+async fn gateway_streams_every_wire_format_and_records_the_run() {
+    let fake = FakeLlm::with(Script::reply("Hello from the fake model", 4)).await;
+    let (app, admin, ws) = app_for(&fake).await;
+    connect(
+        &app,
+        &admin,
+        "openai",
+        &fake.base_for(Wire::Openai),
+        "gpt-4o-mini",
+    )
+    .await;
+    connect(
+        &app,
+        &admin,
+        "anthropic",
+        &fake.base_for(Wire::Anthropic),
+        "claude-sonnet-4-0",
+    )
+    .await;
+    connect(
+        &app,
+        &admin,
+        "google",
+        &fake.base_for(Wire::Gemini),
+        "gemini-2.5-flash",
+    )
+    .await;
+    for model in ["gpt-4o-mini", "claude-sonnet-4-0", "gemini-2.5-flash"] {
+        let events = run(&app, &admin, &ws, model).await;
+        assert_eq!(events[0]["type"], "started", "{model}: {events:?}");
+        let deltas: Vec<&str> = events
+            .iter()
+            .filter(|e| e["type"] == "delta")
+            .map(|e| e["text"].as_str().unwrap())
+            .collect();
+        assert!(deltas.len() > 1, "{model}: streamed in pieces: {deltas:?}");
+        assert_eq!(deltas.concat(), "Hello from the fake model");
+        let done = events.last().unwrap();
+        assert_eq!(done["type"], "finished");
+        assert_eq!(done["state"], "completed", "{model}: {done}");
+        let run = recorded(&app, events[0]["run_id"].as_str().unwrap()).await;
+        assert_eq!(run.state, RunState::Completed);
+        assert_eq!(run.output, "Hello from the fake model");
+        assert_eq!(run.model, model);
+        assert!(run.input_tokens > 0 && run.output_tokens > 0, "{run:?}");
+        assert!(run.cost_usd.is_some(), "{model} has a list price");
+        assert!(run.prompt.contains("Be brief.") && run.prompt.contains("Say hello"));
+        // The key went to the provider, in its own header.
+        let last = fake.last_request();
+        let sent = [
+            last.header("authorization"),
+            last.header("x-api-key"),
+            last.header("x-goog-api-key"),
+        ];
+        assert!(
+            sent.iter().flatten().any(|h| h.contains(CANARY)),
+            "{model}: {:?}",
+            last.headers
+        );
+    }
+    // The run page shows it, with a way to run it again.
+    let events = run(&app, &admin, &ws, "gpt-4o-mini").await;
+    let id = events[0]["run_id"].as_str().unwrap();
+    recorded(&app, id).await;
+    let page = admin
+        .get(app.url(&format!("/w/{ws}/runs/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Hello from the fake model") && page.contains("Run again"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn gateway_failures_end_in_readable_states() {
+    let fake = FakeLlm::start().await;
+    let (app, admin, ws) = app_for(&fake).await;
+    connect(
+        &app,
+        &admin,
+        "openai",
+        &fake.base_for(Wire::Openai),
+        "ok\nbroken\ncut\nslow\nlimited",
+    )
+    .await;
+    fake.script_for("broken", Script::status(500));
+    fake.script_for(
+        "limited",
+        Script {
+            retry_after: Some("7".into()),
+            ..Script::status(429)
+        },
+    );
+    fake.script_for(
+        "cut",
+        Script {
+            reset_after: Some(2),
+            ..Script::reply("one two three four", 4)
+        },
+    );
+    fake.script_for(
+        "slow",
+        Script {
+            first_byte_delay: Duration::from_secs(8),
+            ..Script::reply("late", 1)
+        },
+    );
+    let cases = [
+        ("broken", "failed", "500"),
+        ("limited", "failed", "rate limiting"),
+        ("cut", "truncated", "lost mid-answer"),
+        ("slow", "failed", "did not answer in time"),
+        (
+            "unlisted",
+            "failed",
+            "no provider connection offers the model",
+        ),
+    ];
+    for (model, state, words) in cases {
+        let events = run(&app, &admin, &ws, model).await;
+        let done = events.last().unwrap();
+        assert_eq!(done["state"], state, "{model}: {events:?}");
+        let error = done["error"].as_str().unwrap_or_default();
+        assert!(error.contains(words), "{model}: {error}");
+        assert!(!error.contains(CANARY));
+        let run = recorded(&app, events[0]["run_id"].as_str().unwrap()).await;
+        assert_eq!(run.state.as_str(), state);
+        if model == "cut" {
+            assert!(
+                !run.output.is_empty(),
+                "a truncated run keeps its partial output"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn stopping_a_run_cancels_the_upstream_call() {
+    let fake = FakeLlm::with(Script {
+        pacing: Duration::from_millis(300),
+        ..Script::reply("a b c d e f g h i j k l m n o p", 16)
+    })
+    .await;
+    let (app, admin, ws) = app_for(&fake).await;
+    connect(
+        &app,
+        &admin,
+        "openai",
+        &fake.base_for(Wire::Openai),
+        "gpt-4o-mini",
+    )
+    .await;
+    let res = admin
+        .post(app.url(&format!("/w/{ws}/playground/run")))
+        .json(&json!({"model": "gpt-4o-mini", "user_prompt": "count"}))
+        .send()
+        .await
+        .unwrap();
+    let mut body = res.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("\"delta\"") {
+        seen.push_str(&String::from_utf8_lossy(
+            &body.next().await.unwrap().unwrap(),
+        ));
+    }
+    let id = serde_json::from_str::<Value>(seen.lines().next().unwrap()).unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    drop(body);
+    // The fake sees its client go away within a second.
+    let mut gone = false;
+    for _ in 0..50 {
+        if fake.dropped() > 0 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone, "the upstream call was not aborted");
+    let run = recorded(&app, &id).await;
+    assert_eq!(run.state, RunState::Cancelled);
+    assert!(fake.completed() == 0);
+}
+
+#[tokio::test]
+async fn the_outbound_policy_keeps_workspace_admins_off_internal_addresses() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let list: Value = admin
+        .get(app.url("/api/workspaces"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ws = list[0]["id"].as_str().unwrap();
+    for url in [
+        "http://169.254.169.254/latest",
+        "http://127.0.0.1:11434/v1",
+        "http://[::1]/v1",
+        "http://10.0.0.7/v1",
+    ] {
+        let res = app
+            .post_form(
+                &admin,
+                &format!("/w/{ws}/providers"),
+                &[
+                    ("name", "sneaky"),
+                    ("kind", "openai-compatible"),
+                    ("base_url", url),
+                    ("models", "m"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 422, "{url}");
+        assert!(
+            res.text().await.unwrap().contains("outbound policy"),
+            "{url}"
+        );
+    }
+    assert!(
+        app.store
+            .list_connections(Some(ws.parse().unwrap()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_canary_key_never_leaves_the_sealed_store() {
+    let fake = FakeLlm::with(Script::reply("fine", 2)).await;
+    let (app, admin, ws) = app_for(&fake).await;
+    connect(
+        &app,
+        &admin,
+        "openai",
+        &fake.base_for(Wire::Openai),
+        "gpt-4o-mini",
+    )
+    .await;
+    run(&app, &admin, &ws, "gpt-4o-mini").await;
+    fake.set_script(Script::status(401));
+    let events = run(&app, &admin, &ws, "gpt-4o-mini").await;
+    assert!(
+        events.last().unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("rejected the API key")
+    );
+    for page in [
+        "/admin/providers",
+        &format!("/w/{ws}/playground"),
+        "/admin/audit",
+    ] {
+        let html = admin
+            .get(app.url(page))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!html.contains(CANARY), "{page} shows the key");
+    }
+    for api in [format!("/api/workspaces/{ws}"), "/api/me".to_owned()] {
+        let text = admin
+            .get(app.url(&api))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!text.contains(CANARY));
+    }
+    let runs = app
+        .store
+        .list_runs(ws.parse().unwrap(), None, 10)
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        runs.iter()
+            .all(|r| !r.error.clone().unwrap_or_default().contains(CANARY))
+    );
+    app.stop().await;
+}
