@@ -376,3 +376,79 @@ async fn a_canary_key_never_leaves_the_sealed_store() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn connections_discover_models_and_need_the_key_again_for_a_new_url() {
+    let fake = FakeLlm::start().await;
+    fake.set_models(&["llama3.1:8b", "qwen2.5:7b"]);
+    let (app, admin, _) = app_for(&fake).await;
+    connect(&app, &admin, "openai", &fake.base_for(Wire::Openai), "").await;
+    let conn = app.store.list_connections(None).await.unwrap().remove(0);
+    assert!(conn.models.is_empty());
+    let res = app
+        .post_form(
+            &admin,
+            &format!("/admin/providers/{}/discover", conn.id),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let conn = app.store.get_connection(conn.id).await.unwrap();
+    assert_eq!(conn.models, vec!["llama3.1:8b", "qwen2.5:7b"]);
+    let page = admin
+        .get(app.url("/admin/providers"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("offers 2 model(s)") && page.contains("key set"),
+        "{page}"
+    );
+
+    // A new base URL without the key again is refused and changes nothing.
+    let update = format!("/admin/providers/{}/update", conn.id);
+    let moved = format!("http://127.0.0.1:{}/other/v1", fake.port);
+    let res = app
+        .post_form(
+            &admin,
+            &update,
+            &[
+                ("name", "openai"),
+                ("kind", "openai"),
+                ("base_url", &moved),
+                ("models", "gpt-4o"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = admin
+        .get(app.url("/admin/providers"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Enter the API key again"), "{page}");
+    assert_eq!(app.store.get_connection(conn.id).await.unwrap(), conn);
+    let res = app
+        .post_form(
+            &admin,
+            &update,
+            &[
+                ("name", "openai"),
+                ("kind", "openai"),
+                ("base_url", &moved),
+                ("api_key", "sk-new-key"),
+                ("models", "gpt-4o"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let changed = app.store.get_connection(conn.id).await.unwrap();
+    assert_eq!(changed.base_url, moved);
+    assert_ne!(changed.sealed_key, conn.sealed_key);
+}
