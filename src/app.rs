@@ -23,7 +23,7 @@ use crate::http::Edge;
 use crate::http::error::render_for_path;
 use crate::http::routes::{Permission, RouteSpec, Routes};
 use crate::llm::outbound::Outbound;
-use crate::llm::pricing::PriceTable;
+use crate::llm::pricing::{Price, PriceTable};
 use crate::store::{self, StorageUrl, Store};
 use crate::templates::Templates;
 use crate::workspaces::Workspaces;
@@ -67,12 +67,22 @@ impl App {
         let outbound = Outbound::new(&config.outbound)?;
         let providers = Providers::new(store.clone(), clock.clone(), key, outbound);
         let (recorder, recorder_task) = Recorder::spawn(store.clone());
-        let gateway = Gateway::new(
-            providers.clone(),
-            recorder,
-            PriceTable::embedded(),
-            clock.clone(),
-        );
+        let overrides: Vec<(String, Price)> = config
+            .pricing
+            .parsed()
+            .map_err(|e| Error::internal(e.to_string()))?
+            .into_iter()
+            .map(|o| {
+                let price = Price {
+                    input_per_mtok: o.input_per_mtok,
+                    output_per_mtok: o.output_per_mtok,
+                    context_window: o.context_window,
+                };
+                (o.model, price)
+            })
+            .collect();
+        let prices = PriceTable::with_overrides(&overrides);
+        let gateway = Gateway::new(providers.clone(), recorder, prices, clock.clone());
         let workspaces = Workspaces::new(store.clone(), clock.clone());
         let templates = Templates::new(store.clone(), clock);
         templates.seed_system_templates().await?;

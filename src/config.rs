@@ -40,10 +40,70 @@ pub struct Config {
     pub outbound: OutboundConfig,
     /// The master key that seals provider API keys.
     pub secrets: SecretsConfig,
+    /// Model price overrides.
+    pub pricing: PricingConfig,
     /// The directory of the configuration file (the working directory without one); the
     /// default key file lives here. Not a setting.
     #[serde(skip)]
     pub config_dir: PathBuf,
+}
+
+/// Model prices beyond (or instead of) the embedded list prices.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PricingConfig {
+    /// Entries `"model = input_usd_per_mtok, output_usd_per_mtok[, context_window]"`; a model
+    /// ending in `*` prices every model starting with the rest.
+    pub overrides: Vec<String>,
+}
+
+/// One parsed price override.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PriceOverride {
+    /// Model id or `prefix*`.
+    pub model: String,
+    /// USD per million input tokens.
+    pub input_per_mtok: f64,
+    /// USD per million output tokens.
+    pub output_per_mtok: f64,
+    /// Context window in tokens.
+    pub context_window: Option<u32>,
+}
+
+impl PricingConfig {
+    /// The overrides, parsed; the error names the bad entry.
+    pub fn parsed(&self) -> Result<Vec<PriceOverride>, ConfigError> {
+        self.overrides
+            .iter()
+            .map(|entry| {
+                let bad = || {
+                    ConfigError::new(
+                        "config",
+                        "pricing.overrides",
+                        format!(
+                            "`{entry}` is not \"model = input per million, output per million[, context window]\""
+                        ),
+                    )
+                };
+                let (model, rest) = entry.split_once('=').ok_or_else(bad)?;
+                let nums: Vec<&str> = rest.split(',').map(str::trim).collect();
+                let money = |s: &str| s.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
+                let model = model.trim();
+                if model.is_empty() || !(2..=3).contains(&nums.len()) {
+                    return Err(bad());
+                }
+                Ok(PriceOverride {
+                    model: model.to_owned(),
+                    input_per_mtok: money(nums[0]).ok_or_else(bad)?,
+                    output_per_mtok: money(nums[1]).ok_or_else(bad)?,
+                    context_window: match nums.get(2) {
+                        Some(n) => Some(n.parse().map_err(|_| bad())?),
+                        None => None,
+                    },
+                })
+            })
+            .collect()
+    }
 }
 
 /// Where the master key comes from. Keep it outside the data directory (and its backups).
@@ -209,6 +269,7 @@ impl Default for Config {
             log: LogConfig::default(),
             outbound: OutboundConfig::default(),
             secrets: SecretsConfig::default(),
+            pricing: PricingConfig::default(),
             config_dir: PathBuf::from("."),
         }
     }
@@ -415,6 +476,7 @@ impl Config {
                 return bad(key, format!("must be between 1 and {max}"));
             }
         }
+        self.pricing.parsed()?;
         let o = &self.outbound;
         for cidr in &o.allow_cidrs {
             let ok =
@@ -641,7 +703,12 @@ mod tests {
             known.keys().collect::<Vec<_>>()
         );
         let loaded = load_str(EXAMPLE, &[]).expect("example loads");
-        assert_eq!(loaded.config, Config::default());
+        // The example is the defaults (apart from where the file was read from).
+        let config = Config {
+            config_dir: PathBuf::from("."),
+            ..loaded.config
+        };
+        assert_eq!(config, Config::default());
         for key in known.keys().filter(|k| known[*k] != "table") {
             let leaf = key.rsplit('.').next().unwrap_or(key);
             let commented =
@@ -755,6 +822,22 @@ mod tests {
         assert_eq!(err.key, "outbound.allow_cidrs");
         let err = load_str("[outbound]\nallow_hosts = [\"a b\"]\n", &[]).expect_err("bad host");
         assert_eq!(err.key, "outbound.allow_hosts");
+    }
+
+    #[test]
+    fn price_overrides_parse_and_bad_ones_are_named() {
+        let loaded = load_str(
+            "[pricing]\noverrides = [\"my-model = 1.5, 6\", \"llama* = 0, 0, 128000\"]\n",
+            &[],
+        )
+        .expect("loads");
+        let parsed = loaded.config.pricing.parsed().unwrap();
+        assert_eq!(parsed[0].model, "my-model");
+        assert_eq!(parsed[1].context_window, Some(128_000));
+        let err = load_str("[pricing]\noverrides = [\"oops\"]\n", &[]).expect_err("bad");
+        assert_eq!(err.key, "pricing.overrides");
+        let err = load_str("[pricing]\noverrides = [\"m = -1, 2\"]\n", &[]).expect_err("negative");
+        assert_eq!(err.key, "pricing.overrides");
     }
 
     #[test]
