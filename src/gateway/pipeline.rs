@@ -144,7 +144,11 @@ impl Gateway {
             context_manifest: req.context_manifest.clone(),
             created_at: self.clock.now(),
         };
-        let upstream = match self.providers.route(req.workspace, &req.chat.model).await {
+        let upstream = match self
+            .providers
+            .connection_for(req.workspace, &req.chat.model)
+            .await
+        {
             Ok(conn) => {
                 run.connection_id = Some(conn.id);
                 run.provider = Some(conn.kind);

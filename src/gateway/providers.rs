@@ -247,7 +247,7 @@ impl Providers {
 
     /// The connection offering `model` to `workspace`: a workspace's own connection wins over an
     /// instance-wide one; `NotFound`-like invalid error naming the model otherwise.
-    pub async fn route(&self, workspace: WorkspaceId, model: &str) -> Result<Connection> {
+    pub async fn connection_for(&self, workspace: WorkspaceId, model: &str) -> Result<Connection> {
         let usable = self.usable(workspace).await?;
         usable
             .iter()

@@ -509,6 +509,29 @@ step('the playground streams the fast model and stops the slow one', async (t) =
   await page.screenshot({ path: join(OUT, 'playground.png'), fullPage: true });
 });
 
+step('the runs are recorded: the fast one completed, the slow one cancelled', async () => {
+  const ws = path().replace(/\/playground$/, '');
+  const runs = {};
+  for (const model of ['fast', 'slow']) {
+    runs[model] = await column(model).getAttribute('data-run');
+    assert.match(runs[model] ?? '', /^[0-9a-f-]+$/, `the ${model} column knows its run id`);
+  }
+  const expected = { fast: 'completed', slow: 'cancelled' };
+  for (const model of ['fast', 'slow']) {
+    // The recorder writes in the background: the run may take a moment to settle.
+    await eventually(`the ${model} run is recorded as ${expected[model]}`, async () => {
+      const res = await visit(`${ws}/runs/${runs[model]}`);
+      if (res.status() !== 200) return `status ${res.status()}`;
+      const badge = await textOf(page.locator('main p.muted .badge'));
+      return badge === expected[model] || badge;
+    });
+    await page.getByRole('heading', { name: `Run of ${model}`, exact: true }).waitFor();
+  }
+  await visit(`${ws}/runs/${runs.fast}`);
+  assert.equal(await page.locator('#run-output').textContent(), FAST_REPLY);
+  assert.match(await textOf(page.locator('main p.muted').first()), /12 in \/ 5 out tokens/);
+});
+
 step('the provider got the prompt and the key; the server log never shows the key', async () => {
   assert.equal(fake.requests.length, 2, JSON.stringify(fake.requests.map((r) => r.model)));
   for (const r of fake.requests) {

@@ -452,3 +452,34 @@ async fn connections_discover_models_and_need_the_key_again_for_a_new_url() {
     assert_eq!(changed.base_url, moved);
     assert_ne!(changed.sealed_key, conn.sealed_key);
 }
+
+#[tokio::test]
+async fn runs_are_on_disk_after_a_graceful_stop() {
+    let fake = FakeLlm::with(Script::reply("done", 2)).await;
+    let (app, admin, ws) = app_for(&fake).await;
+    connect(
+        &app,
+        &admin,
+        "openai",
+        &fake.base_for(Wire::Openai),
+        "gpt-4o-mini",
+    )
+    .await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let events = run(&app, &admin, &ws, "gpt-4o-mini").await;
+        ids.push(
+            events[0]["run_id"]
+                .as_str()
+                .unwrap()
+                .parse::<RunId>()
+                .unwrap(),
+        );
+    }
+    let store = app.store.clone();
+    // Stop right away: the recorder finishes its queue before the server returns.
+    app.stop().await;
+    for id in ids {
+        assert_eq!(store.get_run(id).await.unwrap().state, RunState::Completed);
+    }
+}
