@@ -171,6 +171,27 @@ async fn gateway_failures_end_in_readable_states() {
         "ok\nbroken\ncut\nslow\nlimited",
     )
     .await;
+    fake.script_for(
+        "garbled",
+        Script {
+            malformed_after: Some(1),
+            ..Script::reply("x y z", 3)
+        },
+    );
+    fake.script_for(
+        "huge",
+        Script {
+            huge: Some(17 * 1024 * 1024),
+            ..Script::reply("big", 1)
+        },
+    );
+    fake.script_for(
+        "moved",
+        Script {
+            redirect_to: Some("http://example.com/v1".into()),
+            ..Script::reply("no", 1)
+        },
+    );
     fake.script_for("broken", Script::status(500));
     fake.script_for(
         "limited",
