@@ -20,6 +20,7 @@ use crate::gateway::providers::rotate_master_key;
 use crate::gateway::{ConnectionInput, Providers};
 use crate::llm::outbound::Outbound;
 use crate::store;
+use crate::workspaces::Workspaces;
 
 /// Promptyard: a self-hosted AI prompt engineering platform.
 ///
@@ -79,10 +80,35 @@ pub enum AdminCommand {
     /// Example: printf '%s' "$OPENAI_API_KEY" | promptyard admin add-provider --name OpenAI
     /// --kind openai --base-url https://api.openai.com/v1 --model gpt-4o-mini --api-key-stdin
     AddProvider(AddProviderArgs),
+    /// Create an API key for a user in one of their workspaces and print it (once).
+    ///
+    /// Example: promptyard admin create-api-key --email ci@example.com --workspace "Platform"
+    /// --name "CI pipeline"
+    CreateApiKey(CreateApiKeyArgs),
     /// Generate a new master key and re-seal every stored provider key with it. With a key
     /// file the file is replaced; with a key from the configuration the new key is printed for
     /// you to put there.
     RotateMasterKey,
+}
+
+/// `admin create-api-key`.
+#[derive(Debug, Args)]
+pub struct CreateApiKeyArgs {
+    /// The user the key acts for.
+    #[arg(long)]
+    pub email: String,
+    /// The workspace, by id or by name (one of the user's; "personal" for their own).
+    #[arg(long)]
+    pub workspace: String,
+    /// A name for the key.
+    #[arg(long)]
+    pub name: String,
+    /// Days until it expires (default: never).
+    #[arg(long)]
+    pub expires_in_days: Option<i64>,
+    /// A model the key may use; repeat for more (default: any).
+    #[arg(long = "model")]
+    pub models: Vec<String>,
 }
 
 /// `admin add-provider`.
@@ -320,6 +346,45 @@ async fn admin(cmd: AdminCommand, config: Config) -> anyhow::Result<ExitCode> {
                     ""
                 }
             );
+        }
+        AdminCommand::CreateApiKey(args) => {
+            let email = Email::parse(&args.email).map_err(explain)?;
+            let store = auth.store().clone();
+            let user = store
+                .find_user_by_email(&email.normalized())
+                .await
+                .map_err(explain)?
+                .ok_or_else(|| anyhow::anyhow!("no account has the email {email}"))?;
+            let workspaces = Workspaces::new(store.clone(), clock.clone());
+            let list = workspaces.list_for(&user).await.map_err(explain)?;
+            let wanted = args.workspace.trim();
+            let ws = list
+                .iter()
+                .find(|(w, _)| {
+                    w.id.to_string() == wanted
+                        || w.name.as_str().eq_ignore_ascii_case(wanted)
+                        || (w.personal && wanted.eq_ignore_ascii_case("personal"))
+                })
+                .map(|(w, _)| w.clone())
+                .ok_or_else(|| {
+                    anyhow::anyhow!("{email} is not a member of a workspace `{wanted}`")
+                })?;
+            let (key, secret) = auth
+                .create_api_key(
+                    &user,
+                    ws.id,
+                    &args.name,
+                    args.expires_in_days,
+                    &args.models,
+                    None,
+                )
+                .await
+                .map_err(explain)?;
+            eprintln!(
+                "created API key {} ({}) for {} in {}; it is shown once:",
+                key.name, key.prefix, email, ws.name
+            );
+            println!("{}", secret.expose());
         }
         AdminCommand::RotateMasterKey => {
             let (old, source, path) = master_key(&config).map_err(explain)?;

@@ -47,6 +47,12 @@ pub enum Error {
     /// No valid session or API key.
     #[error("you need to log in")]
     Unauthenticated,
+    /// Not allowed, with a reason the caller can act on.
+    #[error("{0}")]
+    Denied(String),
+    /// Not found, saying what was looked for.
+    #[error("{0}")]
+    Missing(String),
     /// Logged in, but not allowed to do this.
     #[error("you are not allowed to do that")]
     Forbidden,
@@ -109,7 +115,8 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Invalid { .. } => "invalid_input",
-            Self::NotFound => "not_found",
+            Self::NotFound | Self::Missing(_) => "not_found",
+            Self::Denied(_) => "forbidden",
             Self::BadCredentials => "bad_credentials",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::TooLarge { .. } => "too_large",

@@ -5,6 +5,7 @@
 mod session;
 mod template_ops;
 mod templates;
+pub mod v1;
 mod views;
 mod workspaces;
 
@@ -53,8 +54,11 @@ impl FromRef<ApiState> for Edge {
 pub fn router(state: ApiState) -> (Router, Vec<RouteSpec>) {
     let r = Routes::new(state.auth.clone(), state.edge.clone());
     let r = template_ops::routes(templates::routes(workspaces::routes(session::routes(r))));
+    let r = v1::routes(r);
     let (router, table) = r.into_parts();
+    // The /v1 layer sits inside, so it rewrites its errors into OpenAI's shape first.
     let router = router
+        .layer(middleware::from_fn(v1::openai_errors))
         .layer(middleware::from_fn(json_errors))
         .with_state(state);
     (router, table)

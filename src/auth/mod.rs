@@ -5,6 +5,7 @@
 //! axum or maud; the HTTP edge turns its results into responses.
 
 mod accounts;
+mod api_keys;
 mod limiter;
 mod password;
 mod policy;
@@ -13,6 +14,7 @@ mod sessions;
 use std::sync::Arc;
 
 pub use accounts::{NewAccount, PasswordChange};
+pub use api_keys::ApiCaller;
 pub use limiter::LoginLimiter;
 pub use password::Hasher;
 pub use policy::{Action, Actor, Resource, authorize};

@@ -73,3 +73,7 @@ id_type!(
     /// A run: one call of a model.
     RunId
 );
+id_type!(
+    /// An API key.
+    ApiKeyId
+);

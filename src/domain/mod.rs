@@ -1,6 +1,7 @@
 //! Pure types and rules of the product: newtype ids, validated inputs, roles, and the records
 //! the store keeps. No IO happens here and nothing here knows about HTTP or storage engines.
 
+pub mod api_key;
 pub mod audit;
 pub mod change;
 pub mod ids;
@@ -12,9 +13,12 @@ pub mod user;
 pub mod variables;
 pub mod workspace;
 
+pub use api_key::{ApiKey, ApiSecret};
 pub use audit::{AuditEvent, NewAuditEvent};
 pub use change::{Change, ChangeKind};
-pub use ids::{AuditId, ConnectionId, InviteId, RunId, SessionId, TemplateId, UserId, WorkspaceId};
+pub use ids::{
+    ApiKeyId, AuditId, ConnectionId, InviteId, RunId, SessionId, TemplateId, UserId, WorkspaceId,
+};
 pub use provider::{Connection, ProviderKind};
 pub use run::{Run, RunState};
 pub use session::{Session, SessionToken, TokenHash};

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{ConnectionId, ProviderKind, RunId, TemplateId, UserId, WorkspaceId};
+use super::{ApiKeyId, ConnectionId, ProviderKind, RunId, TemplateId, UserId, WorkspaceId};
 
 /// How a call ended. Exactly one per run; nothing is reported as success that was not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +60,9 @@ pub struct Run {
     pub workspace_id: WorkspaceId,
     /// Who ran it.
     pub user_id: UserId,
+    /// The API key it came through, for `/v1` calls.
+    #[serde(default)]
+    pub api_key_id: Option<ApiKeyId>,
     /// The template it came from, if any.
     pub template_id: Option<TemplateId>,
     /// That template's version.

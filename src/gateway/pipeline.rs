@@ -17,7 +17,9 @@ use serde::Serialize;
 use super::Providers;
 use super::recorder::Recorder;
 use crate::clock::Clock;
-use crate::domain::{ProviderKind, Run, RunId, RunState, TemplateId, UserId, WorkspaceId};
+use crate::domain::{
+    ApiKeyId, ProviderKind, Run, RunId, RunState, TemplateId, UserId, WorkspaceId,
+};
 use crate::llm::adapters::chat_stream;
 use crate::llm::chat::{ChatEvent, ChatMessage, ChatRequest, ChatStream, LlmError};
 use crate::llm::pricing::PriceTable;
@@ -36,6 +38,8 @@ pub struct RunRequest {
     pub template: Option<(TemplateId, u32)>,
     /// Files the context builder included.
     pub context_manifest: Option<serde_json::Value>,
+    /// The API key the call came through, if any.
+    pub api_key: Option<ApiKeyId>,
 }
 
 /// What the client sees, in order: `Started`, any number of `Delta`s, then `Finished`.
@@ -127,6 +131,7 @@ impl Gateway {
             id: RunId::new(),
             workspace_id: req.workspace,
             user_id: req.user,
+            api_key_id: req.api_key,
             template_id: req.template.map(|(t, _)| t),
             template_version: req.template.map(|(_, v)| v),
             connection_id: None,

@@ -35,7 +35,8 @@ pub struct PublicError {
 pub fn status_of(err: &Error) -> StatusCode {
     match err {
         Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::NotFound => StatusCode::NOT_FOUND,
+        Error::NotFound | Error::Missing(_) => StatusCode::NOT_FOUND,
+        Error::Denied(_) => StatusCode::FORBIDDEN,
         Error::Conflict { .. } => StatusCode::CONFLICT,
         Error::BadCredentials | Error::Unauthenticated => StatusCode::UNAUTHORIZED,
         Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -37,6 +37,8 @@ pub enum Permission {
     Workspace(Action),
     /// Someone allowed `Action` on the `{id}` template (its workspace, or a system template).
     Template(Action),
+    /// A caller with a working API key (`Authorization: Bearer`), for `/v1`.
+    ApiKey,
 }
 
 /// One row of the route table.
@@ -229,6 +231,7 @@ macro_rules! from_extensions {
 
 from_extensions!(WorkspaceAccess);
 from_extensions!(TemplateAccess);
+from_extensions!(crate::auth::ApiCaller);
 
 async fn guard_fn(State(guard): State<GuardState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
@@ -261,6 +264,17 @@ async fn check(guard: &GuardState, parts: &mut Parts) -> Result<(), Error> {
     if guard.permission == Permission::Public {
         return Ok(());
     }
+    if guard.permission == Permission::ApiKey {
+        let presented = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(Error::Unauthenticated)?;
+        let caller = guard.auth.authenticate_api_key(presented).await?;
+        parts.extensions.insert(caller);
+        return Ok(());
+    }
     let auth = authenticated_user(parts, &guard.auth, &guard.edge)
         .await?
         .ok_or(Error::Unauthenticated)?;
@@ -272,7 +286,7 @@ async fn check(guard: &GuardState, parts: &mut Parts) -> Result<(), Error> {
             .unwrap_or_default();
     let store = guard.auth.store();
     match guard.permission {
-        Permission::Public => Ok(()),
+        Permission::Public | Permission::ApiKey => Ok(()),
         Permission::Instance(action) => authorize(actor, action, Resource::Instance),
         Permission::Workspace(action) => {
             let id: WorkspaceId = param(&params, "ws")?;

@@ -14,10 +14,10 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    AuditEvent, AuditId, Change, Connection, ConnectionId, Invite, InviteId, Member, MemberView,
-    NewAuditEvent, NewTemplate, NewUser, Page, Role, Run, RunId, SaveOutcome, Session, SessionId,
-    Template, TemplateContent, TemplateId, TemplateVersion, TokenHash, User, UserId, UserUpdate,
-    Workspace, WorkspaceId, WorkspaceName,
+    ApiKey, ApiKeyId, AuditEvent, AuditId, Change, Connection, ConnectionId, Invite, InviteId,
+    Member, MemberView, NewAuditEvent, NewTemplate, NewUser, Page, Role, Run, RunId, SaveOutcome,
+    Session, SessionId, Template, TemplateContent, TemplateId, TemplateVersion, TokenHash, User,
+    UserId, UserUpdate, Workspace, WorkspaceId, WorkspaceName,
 };
 use crate::error::Result;
 
@@ -302,6 +302,31 @@ pub trait ConnectionStore {
     ) -> Result<()>;
 }
 
+/// API keys, keyed by the hash of the secret.
+#[async_trait]
+pub trait ApiKeyStore {
+    /// Stores a new key.
+    async fn create_api_key(&self, key: ApiKey, audit: NewAuditEvent) -> Result<ApiKey>;
+
+    /// The key with this hash, if any (revoked and expired ones too; the caller checks).
+    async fn find_api_key(&self, key_hash: TokenHash) -> Result<Option<ApiKey>>;
+
+    /// A user's keys, newest first.
+    async fn list_api_keys(&self, user: UserId) -> Result<Vec<ApiKey>>;
+
+    /// Revokes a key of `user` at `at`; `NotFound` if `user` has no such key.
+    async fn revoke_api_key(
+        &self,
+        user: UserId,
+        id: ApiKeyId,
+        at: OffsetDateTime,
+        audit: NewAuditEvent,
+    ) -> Result<ApiKey>;
+
+    /// Records a use of the key.
+    async fn touch_api_key(&self, id: ApiKeyId, at: OffsetDateTime) -> Result<()>;
+}
+
 /// Runs. Written in batches by the run recorder.
 #[async_trait]
 pub trait RunStore {
@@ -337,6 +362,7 @@ pub trait Store:
     + TemplateStore
     + ConnectionStore
     + RunStore
+    + ApiKeyStore
     + ChangeLog
     + Send
     + Sync

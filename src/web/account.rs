@@ -71,6 +71,7 @@ async fn render(
         }
         section.panel aria-labelledby="sessions-h" {
             h2 #sessions-h { "Sessions" }
+            p { a.button.small href=(paths::API_KEYS) { "API keys for the /v1 API" } }
             p.muted { "Where you are logged in. Revoke any session you do not recognise." }
             (sessions_table(&sessions, auth.session.id))
             @if sessions.len() > 1 {

@@ -5,6 +5,7 @@
 mod account;
 mod account_form;
 mod admin;
+mod api_keys;
 mod home;
 mod login;
 pub mod paths;
@@ -73,6 +74,7 @@ pub fn router(state: WebState) -> (Router, Vec<RouteSpec>) {
     let r = admin::routes(account::routes(login::routes(setup::routes(home::routes(
         r,
     )))));
+    let r = api_keys::routes(r);
     let r = playground::routes(providers::routes(templates::routes(workspaces::routes(r))));
     let (router, table) = r.into_parts();
     let router = router

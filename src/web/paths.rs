@@ -115,3 +115,7 @@ pub const WS_PLAYGROUND_RUN: &str = "/w/{ws}/playground/run";
 pub const WS_PLAYGROUND_SAVE: &str = "/w/{ws}/playground/save";
 /// One run of a workspace.
 pub const WS_RUN: &str = "/w/{ws}/runs/{run}";
+/// The user's API keys.
+pub const API_KEYS: &str = "/account/api-keys";
+/// Revoke an API key (POST).
+pub const API_KEY_REVOKE: &str = "/account/api-keys/{key}/revoke";

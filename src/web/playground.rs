@@ -327,6 +327,7 @@ async fn run(
         },
         template,
         context_manifest: None,
+        api_key: None,
     };
     let events = state.gateway.run(req).await.map(|event| {
         let mut line = serde_json::to_vec(&event).unwrap_or_default();

@@ -17,3 +17,4 @@ mod helpers;
 mod pages;
 mod routes;
 mod store_conformance;
+mod v1;

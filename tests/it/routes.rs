@@ -31,9 +31,11 @@ enum Need {
     Ws(Role),
     /// At least this role in the workspace of the `{id}` template.
     Tpl(Role),
+    /// A working API key; cookies do not count.
+    Bearer,
 }
 
-use Need::{InstanceAdmin, Login, Public, Tpl, Ws};
+use Need::{Bearer, InstanceAdmin, Login, Public, Tpl, Ws};
 
 const EXPECTED: &[(&str, &str, Need)] = &[
     ("GET", "/healthz", Public),
@@ -98,6 +100,12 @@ const EXPECTED: &[(&str, &str, Need)] = &[
     ("DELETE", "/api/session", Public),
     ("GET", "/api/me", Login),
     ("GET", "/admin/providers", InstanceAdmin),
+    ("GET", "/account/api-keys", Login),
+    ("POST", "/account/api-keys", Login),
+    ("POST", "/account/api-keys/{key}/revoke", Login),
+    ("POST", "/v1/chat/completions", Bearer),
+    ("GET", "/v1/models", Bearer),
+    ("POST", "/v1/templates/{id}/run", Bearer),
     ("GET", "/w/{ws}/playground", Ws(Role::Viewer)),
     ("POST", "/w/{ws}/playground/run", Ws(Role::Viewer)),
     ("POST", "/w/{ws}/playground/save", Ws(Role::Editor)),
@@ -180,6 +188,7 @@ fn min_role(action: Action) -> Option<Role> {
 fn declared_need(p: Permission) -> Option<Need> {
     Some(match p {
         Permission::Public => Public,
+        Permission::ApiKey => Bearer,
         Permission::Instance(
             Action::ManageUsers
             | Action::ViewAuditLog
@@ -463,6 +472,7 @@ fn fill(path: &str, f: &Fixture, template: TemplateId) -> String {
         .replace("{file}", "app.css")
         .replace("{action}", "enable")
         .replace("{conn}", &uuid::Uuid::now_v7().to_string())
+        .replace("{key}", &uuid::Uuid::now_v7().to_string())
 }
 
 /// What the guard must answer `actor` for a route that needs `need`; `None` means allowed.
@@ -477,6 +487,8 @@ fn expected_status(
     let login = if api { 401 } else { 303 };
     match need {
         Public => None,
+        // None of these actors holds an API key: a session cookie is not one.
+        Bearer => Some(401),
         _ if !logged_in => Some(login),
         Login => None,
         InstanceAdmin => (!instance_admin).then_some(403),
@@ -504,7 +516,7 @@ async fn every_route_answers_every_role_as_its_policy_says() {
         if need == Public {
             continue;
         }
-        let api = spec.path.starts_with("/api/");
+        let api = spec.path.starts_with("/api/") || spec.path.starts_with("/v1/");
         let targets: Vec<bool> = if matches!(need, Tpl(_)) {
             vec![false, true]
         } else {

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::{PostgresStore, append_change, audit::insert_audit, rows::corrupt, to_i64};
 use crate::domain::{
-    ChangeKind, Connection, ConnectionId, NewAuditEvent, Page, ProviderKind, Run, RunId, RunState,
-    TemplateId, UserId, WorkspaceId,
+    ApiKeyId, ChangeKind, Connection, ConnectionId, NewAuditEvent, Page, ProviderKind, Run, RunId,
+    RunState, TemplateId, UserId, WorkspaceId,
 };
 use crate::error::{Error, Result};
 use crate::store::{ConnectionStore, RunStore, clamp_limit};
@@ -16,7 +16,7 @@ use crate::store::{ConnectionStore, RunStore, clamp_limit};
 const CONNECTION_COLUMNS: &str = "id, workspace_id, name, kind, base_url, sealed_key, models, \
     created_by, created_at, updated_at";
 
-const RUN_COLUMNS: &str = "id, workspace_id, user_id, template_id, template_version, \
+const RUN_COLUMNS: &str = "id, workspace_id, user_id, api_key_id, template_id, template_version, \
     connection_id, provider, model, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, \
     state, error, prompt, output, context_manifest::text AS context_manifest, created_at";
 
@@ -52,6 +52,7 @@ fn run(row: &PgRow) -> Result<Run> {
         id: RunId(id),
         workspace_id: WorkspaceId(row.try_get("workspace_id")?),
         user_id: UserId(row.try_get("user_id")?),
+        api_key_id: row.try_get::<Option<Uuid>, _>("api_key_id")?.map(ApiKeyId),
         template_id: row
             .try_get::<Option<Uuid>, _>("template_id")?
             .map(TemplateId),
@@ -249,9 +250,9 @@ impl RunStore for PostgresStore {
             sqlx::query(
                 "INSERT INTO runs (id, workspace_id, user_id, template_id, template_version, \
                  connection_id, provider, model, input_tokens, output_tokens, cost_usd, latency_ms, \
-                 ttft_ms, state, error, prompt, output, context_manifest, created_at) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                 $18::jsonb, $19)",
+                 ttft_ms, state, error, prompt, output, context_manifest, created_at, api_key_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 $17, $18::jsonb, $19, $20)",
             )
             .bind(r.id.0)
             .bind(r.workspace_id.0)
@@ -272,6 +273,7 @@ impl RunStore for PostgresStore {
             .bind(&r.output)
             .bind(manifest)
             .bind(r.created_at)
+            .bind(r.api_key_id.map(|k| k.0))
             .execute(&mut *tx)
             .await?;
         }

@@ -6,6 +6,7 @@
 //! exists at build time. Every multi-row write runs in one transaction; a taken email becomes a
 //! field conflict, never a 500. Connection errors name the host and database, never the password.
 
+mod api_keys;
 mod audit;
 mod gateway;
 mod rows;

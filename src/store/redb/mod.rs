@@ -5,6 +5,7 @@
 //! open. Every commit is durable (`Durability::Immediate`) before a write is acknowledged. All
 //! redb work runs on the blocking pool, never on the async runtime.
 
+mod api_keys;
 mod audit;
 mod connections;
 mod runs;
@@ -55,6 +56,10 @@ const TEMPLATES_BY_WORKSPACE: TableDefinition<(u128, u128), ()> =
 const VERSIONS: TableDefinition<(u128, u32), &[u8]> = TableDefinition::new("template_versions");
 const CONNECTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("connections");
 const RUNS: TableDefinition<u128, &[u8]> = TableDefinition::new("runs");
+const API_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("api_keys");
+/// (user, key id) -> key hash.
+const API_KEYS_BY_USER: TableDefinition<(u128, u128), &[u8]> =
+    TableDefinition::new("api_keys_by_user");
 /// (workspace, run) -> (), newest last.
 const RUNS_BY_WORKSPACE: TableDefinition<(u128, u128), ()> =
     TableDefinition::new("runs_by_workspace");
@@ -69,6 +74,7 @@ const UPGRADES: &[UpgradeStep] = &[
     create_initial_tables,
     create_workspace_tables,
     create_gateway_tables,
+    create_api_key_tables,
 ];
 
 /// Version 0 -> 1: the tables of the foundation.
@@ -102,6 +108,13 @@ fn create_gateway_tables(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(CONNECTIONS)?;
     txn.open_table(RUNS)?;
     txn.open_table(RUNS_BY_WORKSPACE)?;
+    Ok(())
+}
+
+/// Version 3 -> 4: API keys.
+fn create_api_key_tables(txn: &WriteTransaction) -> Result<()> {
+    txn.open_table(API_KEYS)?;
+    txn.open_table(API_KEYS_BY_USER)?;
     Ok(())
 }
 

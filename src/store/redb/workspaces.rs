@@ -6,9 +6,10 @@ use redb::{ReadableTable, WriteTransaction};
 use time::OffsetDateTime;
 
 use super::{
-    CONNECTIONS, INVITES, INVITES_BY_TOKEN, INVITES_BY_WORKSPACE, MEMBERS, MEMBERSHIPS,
-    PERSONAL_WORKSPACES, RUNS, RUNS_BY_WORKSPACE, RedbStore, TEMPLATES_BY_WORKSPACE, USERS,
-    WORKSPACES, append_change, audit::insert_audit, decode, encode, templates::delete_template_in,
+    API_KEYS, API_KEYS_BY_USER, CONNECTIONS, INVITES, INVITES_BY_TOKEN, INVITES_BY_WORKSPACE,
+    MEMBERS, MEMBERSHIPS, PERSONAL_WORKSPACES, RUNS, RUNS_BY_WORKSPACE, RedbStore,
+    TEMPLATES_BY_WORKSPACE, USERS, WORKSPACES, append_change, audit::insert_audit, decode, encode,
+    templates::delete_template_in,
 };
 use crate::domain::{
     ChangeKind, Invite, InviteId, Member, MemberView, NewAuditEvent, Role, TemplateId, TokenHash,
@@ -248,6 +249,27 @@ impl WorkspaceStore for RedbStore {
             };
             for c in doomed {
                 txn.open_table(CONNECTIONS)?.remove(c)?;
+            }
+            // So do the API keys that act in it.
+            let keys: Vec<(Vec<u8>, u128, u128)> = {
+                let table = txn.open_table(API_KEYS)?;
+                let mut found = Vec::new();
+                for entry in table.iter()? {
+                    let (k, v) = entry?;
+                    let key: crate::domain::ApiKey = decode(v.value())?;
+                    if key.workspace_id == id {
+                        found.push((
+                            k.value().to_vec(),
+                            key.user_id.0.as_u128(),
+                            key.id.0.as_u128(),
+                        ));
+                    }
+                }
+                found
+            };
+            for (hash, user, key) in keys {
+                txn.open_table(API_KEYS)?.remove(hash.as_slice())?;
+                txn.open_table(API_KEYS_BY_USER)?.remove((user, key))?;
             }
             for m in members_of(&txn, id)? {
                 let u = m.user_id.0.as_u128();

@@ -152,6 +152,7 @@ pub(super) async fn runs(store: Arc<dyn Store>) {
         id: RunId::new(),
         workspace_id: ws,
         user_id: owner.id,
+        api_key_id: None,
         template_id: None,
         template_version: Some(3),
         connection_id: None,
@@ -216,4 +217,107 @@ pub(super) async fn runs(store: Arc<dyn Store>) {
             .len(),
         1
     );
+}
+
+pub(super) async fn api_keys(store: Arc<dyn Store>) {
+    use promptyard::domain::{ApiKey, ApiKeyId, ApiSecret};
+    let owner = store
+        .create_user(new_user("ak@example.org", "Ak"), audit("user.create"))
+        .await
+        .unwrap();
+    let other = store
+        .create_user(new_user("al@example.org", "Al"), audit("user.create"))
+        .await
+        .unwrap();
+    let ws = store
+        .create_workspace(WorkspaceName::parse("K").unwrap(), owner.id, audit("ws"))
+        .await
+        .unwrap();
+    let make = |name: &str, minutes: i64| {
+        let secret = ApiSecret::generate().unwrap();
+        let key = ApiKey {
+            id: ApiKeyId::new(),
+            user_id: owner.id,
+            workspace_id: ws.id,
+            name: name.into(),
+            prefix: secret.prefix(),
+            key_hash: secret.hash(),
+            models: vec!["gpt-4o-mini".into()],
+            expires_at: Some(now() + Duration::days(30)),
+            created_at: now() + Duration::minutes(minutes),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        (key, secret)
+    };
+    let (a, secret_a) = make("a", 0);
+    let (b, _) = make("b", 1);
+    store
+        .create_api_key(a.clone(), audit("api_key.create"))
+        .await
+        .unwrap();
+    store
+        .create_api_key(b.clone(), audit("api_key.create"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_api_key(secret_a.hash()).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        store
+            .find_api_key(ApiSecret::generate().unwrap().hash())
+            .await
+            .unwrap(),
+        None
+    );
+    let listed: Vec<String> = store
+        .list_api_keys(owner.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
+    assert_eq!(listed, vec!["b", "a"], "newest first");
+    assert!(store.list_api_keys(other.id).await.unwrap().is_empty());
+
+    let t = now();
+    store.touch_api_key(a.id, t).await.unwrap();
+    assert_eq!(
+        store
+            .find_api_key(secret_a.hash())
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        Some(t)
+    );
+    // Another user cannot revoke it; its owner can, once.
+    assert!(matches!(
+        store.revoke_api_key(other.id, a.id, t, audit("x")).await,
+        Err(Error::NotFound)
+    ));
+    let revoked = store
+        .revoke_api_key(owner.id, a.id, t, audit("api_key.revoke"))
+        .await
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(t));
+    let again = store
+        .revoke_api_key(
+            owner.id,
+            a.id,
+            t + Duration::minutes(1),
+            audit("api_key.revoke"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.revoked_at, Some(t), "the first revocation time stays");
+    assert!(!again.is_active(t));
+
+    // A workspace's keys go with it.
+    store
+        .delete_workspace(ws.id, audit("ws.delete"))
+        .await
+        .unwrap();
+    assert!(store.list_api_keys(owner.id).await.unwrap().is_empty());
 }
