@@ -158,7 +158,7 @@ impl Gateway {
                 run.connection_id = Some(conn.id);
                 run.provider = Some(conn.kind);
                 match self.providers.endpoint(&conn) {
-                    Ok(ep) => chat_stream(self.providers.outbound(), &ep, &req.chat)
+                    Ok(ep) => start_with_retries(&self.providers, &ep, &req.chat)
                         .await
                         .map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
@@ -187,6 +187,52 @@ impl Gateway {
             }
         }
         running
+    }
+}
+
+/// Attempts after the first when the provider fails before sending anything.
+const RETRIES: u32 = 2;
+
+/// Whether an error before any output is worth another try: rate limits (with a short or no
+/// `Retry-After`), provider 5xx and connection failures. Never a timeout (a slow model would
+/// only be slower), a rejected key, an
+/// unknown model or a refused address.
+fn retryable(e: &LlmError) -> Option<std::time::Duration> {
+    match e {
+        LlmError::RateLimited {
+            retry_after: Some(s),
+        } if *s > 5 => None,
+        LlmError::RateLimited { retry_after } => {
+            Some(std::time::Duration::from_secs(retry_after.unwrap_or(1)))
+        }
+        LlmError::Upstream { status, .. } if *status >= 500 => Some(std::time::Duration::ZERO),
+        LlmError::Unreachable(_) => Some(std::time::Duration::ZERO),
+        _ => None,
+    }
+}
+
+/// Starts the upstream stream, retrying with backoff (250 ms, then 1 s, or the provider's
+/// Retry-After) while the failure happens before any output exists, so a retry can never
+/// duplicate output.
+async fn start_with_retries(
+    providers: &Providers,
+    ep: &crate::llm::chat::Endpoint,
+    chat: &ChatRequest,
+) -> Result<ChatStream, LlmError> {
+    let mut attempt = 0;
+    loop {
+        match chat_stream(providers.outbound(), ep, chat).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => match retryable(&e) {
+                Some(wait) if attempt < RETRIES => {
+                    let backoff = std::time::Duration::from_millis(250 * 4u64.pow(attempt));
+                    tracing::info!(attempt = attempt + 1, error = %e, "retrying the provider");
+                    tokio::time::sleep(wait.max(backoff)).await;
+                    attempt += 1;
+                }
+                _ => return Err(e),
+            },
+        }
     }
 }
 

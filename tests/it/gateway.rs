@@ -504,3 +504,51 @@ async fn runs_are_on_disk_after_a_graceful_stop() {
         assert_eq!(store.get_run(id).await.unwrap().state, RunState::Completed);
     }
 }
+
+#[tokio::test]
+async fn a_provider_failing_before_any_output_is_retried_once_recovered() {
+    let fake = FakeLlm::start().await;
+    fake.script_for("flaky", Script::status(503));
+    let (app, admin, ws) = app_for(&fake).await;
+    connect(
+        &app,
+        &admin,
+        "openai",
+        &fake.base_for(Wire::Openai),
+        "flaky\nrejected",
+    )
+    .await;
+    let (client, url) = (admin.clone(), app.url(&format!("/w/{ws}/playground/run")));
+    let call = tokio::spawn(async move {
+        client
+            .post(url)
+            .json(&json!({"model": "flaky", "user_prompt": "hi"}))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    // The first attempt fails; the provider recovers during the backoff.
+    while fake.requests().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    fake.script_for("flaky", Script::reply("recovered answer", 2));
+    let text = call.await.unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.last().unwrap()["state"], "completed", "{events:?}");
+    let output: String = events.iter().filter_map(|e| e["text"].as_str()).collect();
+    assert_eq!(output, "recovered answer", "no duplicated output");
+    assert_eq!(fake.requests().len(), 2);
+
+    // A rejected key is not retried.
+    fake.script_for("rejected", Script::status(401));
+    let before = fake.requests().len();
+    let events = run(&app, &admin, &ws, "rejected").await;
+    assert_eq!(events.last().unwrap()["state"], "failed");
+    assert_eq!(fake.requests().len(), before + 1);
+}
