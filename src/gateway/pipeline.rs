@@ -6,6 +6,7 @@
 //! breaks off after output; `cancelled` when the client goes away (the stream is dropped, which
 //! drops the upstream response and so aborts the call at once).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -17,6 +18,7 @@ use serde::Serialize;
 use super::Providers;
 use super::recorder::Recorder;
 use crate::clock::Clock;
+use crate::domain::ConnectionId;
 use crate::domain::{
     ApiKeyId, ProviderKind, Run, RunId, RunState, TemplateId, UserId, WorkspaceId,
 };
@@ -94,7 +96,20 @@ pub struct Gateway {
 
 /// A running call: forwards upstream events, accumulates the run, and records it exactly once,
 /// on its end or when dropped (the client went away).
+/// Routing plus the start of the upstream call: the connection used, and the stream or why not.
+type Starting = Pin<
+    Box<
+        dyn Future<
+                Output = (
+                    Option<(ConnectionId, ProviderKind)>,
+                    Result<ChatStream, String>,
+                ),
+            > + Send,
+    >,
+>;
+
 struct Running {
+    starting: Option<Starting>,
     upstream: Option<ChatStream>,
     run: Option<Run>,
     kind: Option<ProviderKind>,
@@ -127,7 +142,7 @@ impl Gateway {
     pub async fn run(&self, req: RunRequest) -> impl Stream<Item = RunEvent> + Send + 'static {
         let started = Instant::now();
         let prompt = serde_json::to_string(&req.chat.messages).unwrap_or_default();
-        let mut run = Run {
+        let run = Run {
             id: RunId::new(),
             workspace_id: req.workspace,
             user_id: req.user,
@@ -149,44 +164,47 @@ impl Gateway {
             context_manifest: req.context_manifest.clone(),
             created_at: self.clock.now(),
         };
-        let upstream = match self
-            .providers
-            .connection_for(req.workspace, &req.chat.model)
-            .await
-        {
-            Ok(conn) => {
-                run.connection_id = Some(conn.id);
-                run.provider = Some(conn.kind);
-                match self.providers.endpoint(&conn) {
-                    Ok(ep) => start_with_retries(&self.providers, &ep, &req.chat)
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
+        // Routing and the upstream call start inside the stream, so a client that leaves (or
+        // times out) while the provider is still connecting is recorded as cancelled too.
+        let gateway = self.clone();
+        let chat = req.chat.clone();
+        let workspace = req.workspace;
+        let starting: Starting = Box::pin(async move {
+            match gateway
+                .providers
+                .connection_for(workspace, &chat.model)
+                .await
+            {
+                Ok(conn) => {
+                    let meta = Some((conn.id, conn.kind));
+                    match gateway.providers.endpoint(&conn) {
+                        Ok(ep) => {
+                            let started = start_with_retries(&gateway.providers, &ep, &chat).await;
+                            (meta, started.map_err(|e| e.to_string()))
+                        }
+                        Err(e) => {
+                            tracing::error!(connection = %conn.id, error = ?e, "cannot open a provider key");
+                            let msg = "the connection's API key cannot be opened; an admin must \
+                                       check the master key";
+                            (meta, Err(msg.to_owned()))
+                        }
+                    }
                 }
+                Err(e) => (None, Err(e.to_string())),
             }
-            Err(e) => Err(e.to_string()),
-        };
-        let kind = run.provider;
-        let mut running = Running {
+        });
+        Running {
+            starting: Some(starting),
             upstream: None,
             run: Some(run),
-            kind,
+            kind: None,
             usage: None,
             started,
             first_output: None,
             gateway: self.clone(),
             pending_start: true,
             done: false,
-        };
-        match upstream {
-            Ok(stream) => running.upstream = Some(stream),
-            Err(message) => {
-                if let Some(run) = running.run.as_mut() {
-                    run.error = Some(message);
-                }
-            }
         }
-        running
     }
 }
 
@@ -246,8 +264,11 @@ impl Running {
         if error.is_some() {
             run.error = error;
         }
+        let nothing_used = state == RunState::Failed && run.output.is_empty();
         let (input, output) = match self.usage {
             Some(u) => u,
+            // A call refused before any output consumed nothing worth counting.
+            None if nothing_used => (0, 0),
             None => {
                 let prompt_text: String = serde_json::from_str::<Vec<ChatMessage>>(&run.prompt)
                     .map(|m| {
@@ -307,6 +328,28 @@ impl Stream for Running {
                     run_id: run.id,
                     model: run.model.clone(),
                 }));
+            }
+        }
+        if let Some(starting) = this.starting.as_mut() {
+            let (meta, result) = match starting.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(out) => out,
+            };
+            this.starting = None;
+            if let Some((id, kind)) = meta {
+                this.kind = Some(kind);
+                if let Some(run) = this.run.as_mut() {
+                    run.connection_id = Some(id);
+                    run.provider = Some(kind);
+                }
+            }
+            match result {
+                Ok(stream) => this.upstream = Some(stream),
+                Err(message) => {
+                    if let Some(run) = this.run.as_mut() {
+                        run.error = Some(message);
+                    }
+                }
             }
         }
         let Some(upstream) = this.upstream.as_mut() else {

@@ -33,7 +33,7 @@ impl Recorder {
                 }
                 let n = batch.len();
                 if let Err(e) = store.create_runs(batch).await {
-                    tracing::error!(error = %e, runs = n, "could not record runs");
+                    tracing::error!(error = ?e, runs = n, "could not record runs");
                 }
             }
         });

@@ -43,6 +43,7 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || o[0] == 0
                 || (o[0] == 100 && (64..128).contains(&o[1]))
                 || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
                 || o[0] >= 240
         }
         IpAddr::V6(v6) => {
@@ -50,14 +51,28 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 return is_internal(IpAddr::V4(v4));
             }
             let seg = v6.segments();
+            // IPv4-compatible (::a.b.c.d) and 6to4 (2002:a.b::) addresses carry an IPv4 one.
+            if seg[..6].iter().all(|s| *s == 0) {
+                return true;
+            }
+            if seg[0] == 0x2002 {
+                let v4 = std::net::Ipv4Addr::new(
+                    (seg[1] >> 8) as u8,
+                    seg[1] as u8,
+                    (seg[2] >> 8) as u8,
+                    seg[2] as u8,
+                );
+                return is_internal(IpAddr::V4(v4));
+            }
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || v6.is_unique_local()
                 || v6.is_unicast_link_local()
-                // NAT64 (64:ff9b::/96) and documentation (2001:db8::/32) ranges.
+                // NAT64, documentation, Teredo and the deprecated site-local ranges.
                 || (seg[0] == 0x64 && seg[1] == 0xff9b)
-                || (seg[0] == 0x2001 && seg[1] == 0x0db8)
+                || (seg[0] == 0x2001 && (seg[1] == 0x0db8 || seg[1] == 0))
+                || (seg[0] & 0xffc0) == 0xfec0
         }
     }
 }
@@ -156,11 +171,11 @@ impl Resolve for PolicyResolver {
                 .filter(|a| policy.allows_ip(a.ip(), Some(&host)))
                 .collect();
             if allowed.is_empty() {
-                let shown: Vec<String> = found.iter().map(|a| a.ip().to_string()).collect();
+                // The addresses are not named: that would let a workspace admin map internal
+                // host names through error messages.
                 let msg = format!(
-                    "the outbound policy does not allow {host} (resolves to {}); list it in \
-                     outbound.allow_hosts or outbound.allow_cidrs",
-                    shown.join(", ")
+                    "the outbound policy does not allow {host}; an operator can list it in \
+                     outbound.allow_hosts or outbound.allow_cidrs"
                 );
                 return Err(msg.into());
             }
@@ -249,6 +264,23 @@ mod tests {
         for ip in ["1.1.1.1", "104.18.0.1", "2606:4700::1111"] {
             assert!(!is_internal(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[test]
+    fn embedded_and_reserved_ranges_are_internal() {
+        for ip in [
+            "192.0.0.1",
+            "::127.0.0.2",
+            "fec0::1",
+            "2002:7f00:1::1",
+            "2001:0::1",
+        ] {
+            assert!(is_internal(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(
+            !is_internal("2002:0808:0808::1".parse().unwrap()),
+            "6to4 of a public address"
+        );
     }
 
     #[test]

@@ -434,12 +434,22 @@ fn scrub(e: LlmError, key: Option<&str>) -> LlmError {
     let Some(key) = key.filter(|k| !k.is_empty()) else {
         return e;
     };
+    // Messages are shortened before they get here, so a key cut off at the end survives only
+    // as a prefix: mask every prefix of six characters or more as well as the whole key.
+    let prefixes: Vec<&str> = key
+        .char_indices()
+        .map(|(i, _)| &key[..i])
+        .filter(|p| p.chars().count() >= 6)
+        .rev()
+        .collect();
     let s = |m: String| {
-        if m.contains(key) {
-            m.replace(key, "***")
-        } else {
-            m
+        let mut m = m.replace(key, "***");
+        for p in &prefixes {
+            if m.contains(p) {
+                m = m.replace(p, "***");
+            }
         }
+        m
     };
     match e {
         LlmError::Refused(m) => LlmError::Refused(s(m)),

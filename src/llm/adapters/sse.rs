@@ -55,7 +55,9 @@ impl SseParser {
         }
         self.buf.drain(..start);
         self.scanned = self.buf.len();
-        if self.buf.len() > self.max_line {
+        // An event's data lines accumulate until a blank line; a provider that never sends one
+        // must not grow memory without end.
+        if self.buf.len() + self.data.len() > self.max_line {
             return Err(LlmError::Malformed(format!(
                 "an event is larger than {} MiB",
                 self.max_line / (1024 * 1024)

@@ -245,14 +245,21 @@ impl RunStore for PostgresStore {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
+        // Postgres text cannot hold NUL; a model's output might.
+        let clean = |s: &str| s.replace('\0', "\u{FFFD}");
         for r in &runs {
-            let manifest = r.context_manifest.as_ref().map(|m| m.to_string());
+            let manifest = r.context_manifest.as_ref().map(|m| clean(&m.to_string()));
             sqlx::query(
+                // References deleted while the run was in flight become NULL, and a run whose
+                // workspace or user is gone is skipped, so one such run cannot fail the batch.
                 "INSERT INTO runs (id, workspace_id, user_id, template_id, template_version, \
                  connection_id, provider, model, input_tokens, output_tokens, cost_usd, latency_ms, \
                  ttft_ms, state, error, prompt, output, context_manifest, created_at, api_key_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18::jsonb, $19, $20)",
+                 SELECT $1, $2, $3, (SELECT id FROM templates WHERE id = $4), $5, \
+                 (SELECT id FROM provider_connections WHERE id = $6), $7, $8, $9, $10, $11, $12, \
+                 $13, $14, $15, $16, $17, $18::jsonb, $19, (SELECT id FROM api_keys WHERE id = $20) \
+                 WHERE EXISTS (SELECT 1 FROM workspaces WHERE id = $2) \
+                 AND EXISTS (SELECT 1 FROM users WHERE id = $3)",
             )
             .bind(r.id.0)
             .bind(r.workspace_id.0)
@@ -261,16 +268,16 @@ impl RunStore for PostgresStore {
             .bind(r.template_version.map(|v| i32::try_from(v).unwrap_or(i32::MAX)))
             .bind(r.connection_id.map(|c| c.0))
             .bind(r.provider.map(|p| p.as_str()))
-            .bind(&r.model)
+            .bind(clean(&r.model))
             .bind(big(r.input_tokens))
             .bind(big(r.output_tokens))
             .bind(r.cost_usd)
             .bind(big(r.latency_ms))
             .bind(r.ttft_ms.map(big))
             .bind(r.state.as_str())
-            .bind(r.error.as_deref())
-            .bind(&r.prompt)
-            .bind(&r.output)
+            .bind(r.error.as_deref().map(clean))
+            .bind(clean(&r.prompt))
+            .bind(clean(&r.output))
             .bind(manifest)
             .bind(r.created_at)
             .bind(r.api_key_id.map(|k| k.0))

@@ -200,6 +200,19 @@ pub(super) async fn runs(store: Arc<dyn Store>) {
         changes.iter().filter(|c| c.kind == ChangeKind::Run).count(),
         6
     );
+    // A run with a NUL in its text or a reference deleted meanwhile does not sink its batch.
+    let mut odd = run(ws.id, 7);
+    odd.output = "before\u{0}after".into();
+    odd.connection_id = Some(ConnectionId::new());
+    let fine = run(ws.id, 8);
+    store
+        .create_runs(vec![odd.clone(), fine.clone()])
+        .await
+        .unwrap();
+    assert_eq!(store.get_run(fine.id).await.unwrap(), fine);
+    let kept = store.get_run(odd.id).await.unwrap();
+    assert!(kept.output.starts_with("before") && kept.output.ends_with("after"));
+
     store
         .delete_workspace(ws.id, audit("ws.delete"))
         .await
