@@ -53,8 +53,11 @@ if (form) {
         signal: controller.signal,
       });
       if (!response.ok) {
-        const problem = await response.json().catch(() => null);
-        view.meta.textContent = problem?.error?.message ?? `failed (${response.status})`;
+        // Refusals come back as an error page: show its message.
+        const html = await response.text();
+        const doc = new DOMParser().parseFromString(html, 'text/html');
+        const alert = doc.querySelector('[role="alert"]');
+        view.meta.textContent = alert ? alert.textContent.trim() : `failed (${response.status})`;
         view.col.dataset.state = 'failed';
         return;
       }

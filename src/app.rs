@@ -1,7 +1,7 @@
 //! The application: builds every piece from the configuration, merges the routers, starts the
 //! background jobs, and serves on a listener it is handed (so tests bind port 0).
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,6 +55,7 @@ impl App {
         let auth = Auth::new(store.clone(), clock.clone(), &config.auth)?;
         let edge = Edge::from_config(config);
         let (key, source, key_path) = master_key(config)?;
+        check_new_key(&*store, &source, &key_path).await?;
         match source {
             KeySource::Generated => tracing::warn!(
                 path = %key_path.display(),
@@ -159,9 +160,29 @@ impl App {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // On shutdown, requests in flight get a grace period; streams still open after it are
+        // dropped, which cancels their upstream calls and records them as cancelled.
+        let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stopping_tx.send(true);
+        };
+        let serve = axum::serve(listener, service).with_graceful_shutdown(shutdown);
+        let deadline = async move {
+            while !*stopping_rx.borrow() {
+                if stopping_rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        let result = tokio::select! {
+            r = serve.into_future() => r,
+            () = deadline => {
+                tracing::warn!("requests still running after the grace period were stopped");
+                Ok(())
+            }
+        };
         janitor.abort();
         // The router (and with it every recorder handle) is gone: the recorder writes what is
         // queued and ends. Runs acknowledged to a client are never lost on a graceful stop.
@@ -172,6 +193,9 @@ impl App {
         result
     }
 }
+
+/// How long requests in flight may finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// The master key: from the configuration, else from its key file (created with mode 0600 on
 /// first use, beside the configuration file). Returns where it came from, for the log.
@@ -190,6 +214,35 @@ pub fn master_key(config: &Config) -> Result<(MasterKey, KeySource, PathBuf)> {
     }
     let (key, source) = MasterKey::load_or_create(&path)?;
     Ok((key, source, path))
+}
+
+/// Refuses a freshly generated master key when sealed provider keys already exist: they were
+/// sealed under a key that is now missing (a moved file, or a start from another directory),
+/// and a new key would only make every call fail.
+async fn check_new_key(
+    store: &dyn Store,
+    source: &KeySource,
+    path: &std::path::Path,
+) -> Result<()> {
+    if *source != KeySource::Generated {
+        return Ok(());
+    }
+    let sealed = store
+        .list_all_connections()
+        .await?
+        .iter()
+        .filter(|c| c.sealed_key.is_some())
+        .count();
+    if sealed == 0 {
+        return Ok(());
+    }
+    let _ = std::fs::remove_file(path);
+    Err(Error::internal(format!(
+        "the master key file {} was missing, but {sealed} provider key(s) are sealed with the \
+         old master key: restore that file (or set secrets.master_key / secrets.master_key_file) \
+         and start again",
+        path.display()
+    )))
 }
 
 /// The storage URL in effect: `storage.url`, or the redb file in the data directory.

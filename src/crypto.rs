@@ -4,7 +4,7 @@
 //!
 //! The master key lives outside the data directory: in the configuration or environment, or in
 //! a key file (created on first start with mode 0600). This module knows nothing of where keys
-//! are used; it imports only `error`.
+//! are used; it imports only `error` (and logs a warning about a loosely readable key file).
 
 use std::fmt;
 use std::path::Path;
@@ -71,7 +71,24 @@ impl MasterKey {
     /// Reads the key file, or creates it (mode 0600) with a new key if it does not exist.
     pub fn load_or_create(path: &Path) -> Result<(Self, KeySource)> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Ok((Self::parse(&text)?, KeySource::File)),
+            Ok(text) => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    if let Ok(meta) = std::fs::metadata(path)
+                        && meta.permissions().mode() & 0o077 != 0
+                    {
+                        tracing::warn!(
+                            path = %path.display(),
+                            "the master key file is readable by other users; chmod 600 it"
+                        );
+                    }
+                }
+                let key = Self::parse(&text).map_err(|e| {
+                    Error::internal(format!("the master key file {}: {e}", path.display()))
+                })?;
+                Ok((key, KeySource::File))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Self::generate()?;
                 key.write_file(path)?;
@@ -87,6 +104,8 @@ impl MasterKey {
     /// Writes the key to `path` with mode 0600, replacing it atomically.
     pub fn write_file(&self, path: &Path) -> Result<()> {
         let tmp = path.with_extension("key.tmp");
+        // A leftover temporary file could carry loose permissions; start from nothing.
+        let _ = std::fs::remove_file(&tmp);
         let err = |e: std::io::Error| {
             Error::internal(format!(
                 "cannot write the master key file {}: {e}",
@@ -96,7 +115,7 @@ impl MasterKey {
         {
             use std::io::Write;
             let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
+            options.write(true).create_new(true);
             #[cfg(unix)]
             {
                 use std::os::unix::fs::OpenOptionsExt;

@@ -188,13 +188,23 @@ pub fn validate_base_url(raw: &str) -> Result<String> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
-/// Validates model ids (one per entry; trimmed, unique, at most 200).
+/// Most models one connection lists.
+pub const MAX_MODELS: usize = 500;
+
+/// Validates model ids (one per entry; trimmed, unique, at most [`MAX_MODELS`]).
 pub fn validate_models(raw: &[String]) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for m in raw {
         let m = m.trim();
-        if m.is_empty() || out.iter().any(|o| o == m) {
+        if m.is_empty() || !seen.insert(m) {
             continue;
+        }
+        if out.len() == MAX_MODELS {
+            return Err(Error::invalid(
+                "models",
+                format!("at most {MAX_MODELS} models per connection"),
+            ));
         }
         if m.len() > 200 || has_control_chars(m, false) || m.contains(char::is_whitespace) {
             return Err(Error::invalid(
@@ -206,12 +216,6 @@ pub fn validate_models(raw: &[String]) -> Result<Vec<String>> {
             ));
         }
         out.push(m.to_owned());
-    }
-    if out.len() > 500 {
-        return Err(Error::invalid(
-            "models",
-            "at most 500 models per connection",
-        ));
     }
     Ok(out)
 }

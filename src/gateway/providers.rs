@@ -202,9 +202,14 @@ impl Providers {
         let found = crate::llm::adapters::list_models(&self.outbound, &endpoint)
             .await
             .map_err(|e| Error::invalid("models", e.to_string()))?;
+        // Providers with more models than a connection lists get the first ones.
         let mut models = conn.models.clone();
+        let mut seen: std::collections::HashSet<String> = models.iter().cloned().collect();
         for m in found {
-            if !models.contains(&m) {
+            if models.len() >= crate::domain::provider::MAX_MODELS {
+                break;
+            }
+            if seen.insert(m.clone()) {
                 models.push(m);
             }
         }

@@ -414,4 +414,26 @@ async fn provider_keys_are_sealed_and_survive_a_master_key_rotation() {
     let old = promptyard::crypto::MasterKey::parse(&first_key).unwrap();
     assert_eq!(new.open(&context, sealed).unwrap(), canary.as_bytes());
     assert!(old.open(&context, sealed).is_err());
+    drop(store);
+
+    // Started where the key file is not (another directory), the server refuses rather than
+    // make a new key that cannot open the sealed ones.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = promptyard::config::Config {
+        data_dir: data.clone(),
+        config_dir: elsewhere.path().to_owned(),
+        ..promptyard::config::Config::default()
+    };
+    let Err(err) = promptyard::App::build(&config, promptyard::clock::Clock::system()).await else {
+        panic!("started with a new master key over sealed keys");
+    };
+    let text = format!("{err:?}");
+    assert!(
+        text.contains("was missing") && text.contains("1 provider key"),
+        "{text}"
+    );
+    assert!(
+        !elsewhere.path().join("promptyard.key").exists(),
+        "no stray key file is left"
+    );
 }
