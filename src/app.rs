@@ -213,6 +213,14 @@ pub fn master_key(config: &Config) -> Result<(MasterKey, KeySource, PathBuf)> {
         ));
     }
     let (key, source) = MasterKey::load_or_create(&path)?;
+    let pending = path.with_extension("key.new");
+    if pending.exists() {
+        tracing::warn!(
+            pending = %pending.display(),
+            "a master key rotation did not finish; if provider calls fail to open their keys, \
+             replace the key file with this one"
+        );
+    }
     Ok((key, source, path))
 }
 

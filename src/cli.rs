@@ -87,7 +87,7 @@ pub enum AdminCommand {
     CreateApiKey(CreateApiKeyArgs),
     /// Generate a new master key and re-seal every stored provider key with it. With a key
     /// file the file is replaced; with a key from the configuration the new key is printed for
-    /// you to put there.
+    /// you to put there. Stop every server first (with Postgres nothing enforces that).
     RotateMasterKey,
 }
 
@@ -392,7 +392,11 @@ async fn admin(cmd: AdminCommand, config: Config) -> anyhow::Result<ExitCode> {
             let store = auth.store().clone();
             // The new key is on disk before any row uses it, so a crash leaves it recoverable.
             let pending = path.with_extension("key.new");
-            if source != KeySource::Config {
+            if source == KeySource::Config {
+                // Shown before any row uses it, so a crash cannot lose it.
+                println!("the new master key (put it in your configuration once this finishes):");
+                println!("{}", new.to_base64());
+            } else {
                 new.write_file(&pending).map_err(explain)?;
             }
             let n = rotate_master_key(&*store, &old, &new)
@@ -400,10 +404,7 @@ async fn admin(cmd: AdminCommand, config: Config) -> anyhow::Result<ExitCode> {
                 .map_err(explain)?;
             match source {
                 KeySource::Config => {
-                    println!(
-                        "re-sealed {n} provider key(s). Put this new master key in your configuration now:"
-                    );
-                    println!("{}", new.to_base64());
+                    println!("re-sealed {n} provider key(s) with the new master key shown above");
                 }
                 KeySource::File | KeySource::Generated => {
                     std::fs::rename(&pending, &path)
