@@ -9,6 +9,9 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// Advisory lock serialising changes of a user's role or status (ASCII "PYADMINS").
+const ADMIN_CHANGE_LOCK: i64 = 0x5059_4144_4d49_4e53;
+
 use super::{PostgresStore, append_change, audit::insert_audit, to_i64, to_u64};
 use crate::domain::user::last_admin;
 use crate::domain::{
@@ -191,15 +194,17 @@ impl UserStore for PostgresStore {
         audit: NewAuditEvent,
     ) -> Result<User> {
         let mut tx = self.pool.begin().await?;
-        // A role or status change first locks every enabled admin row in id order, so two admins
-        // demoting each other at once are serialised (without deadlock) and the second one sees
-        // the first's change.
+        // Role and status changes take one transaction-scoped advisory lock, so two admins
+        // demoting each other at once run one after the other (row locks taken in two orders
+        // could deadlock) and the second one sees the first's change.
         let admins: Vec<(Uuid,)> = if update.role.is_some() || update.disabled.is_some() {
-            sqlx::query_as(
-                "SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE",
-            )
-            .fetch_all(&mut *tx)
-            .await?
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(ADMIN_CHANGE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query_as("SELECT id FROM users WHERE role = 'admin' AND NOT disabled")
+                .fetch_all(&mut *tx)
+                .await?
         } else {
             Vec::new()
         };
