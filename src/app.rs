@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{KeySource, MasterKey};
 use crate::error::{Error, Result};
+use crate::gateway::limits::Limits;
 use crate::gateway::{Gateway, Providers, Recorder};
 use crate::http::Edge;
 use crate::http::error::render_for_path;
@@ -83,7 +84,13 @@ impl App {
             })
             .collect();
         let prices = PriceTable::with_overrides(&overrides);
-        let gateway = Gateway::new(providers.clone(), recorder, prices, clock.clone());
+        let gateway = Gateway::new(
+            providers.clone(),
+            recorder,
+            prices,
+            Limits::new(&config.limits),
+            clock.clone(),
+        );
         let workspaces = Workspaces::new(store.clone(), clock.clone());
         let templates = Templates::new(store.clone(), clock);
         templates.seed_system_templates().await?;

@@ -65,6 +65,14 @@ pub enum Error {
         /// Seconds until the next attempt can succeed.
         retry_after_secs: u64,
     },
+    /// A configured rate limit on model calls was reached.
+    #[error("rate limit reached: {what}; try again in {retry_after_secs} s")]
+    RateLimitedOn {
+        /// Which limit.
+        what: String,
+        /// Seconds until the call can succeed.
+        retry_after_secs: u64,
+    },
     /// The store is held by another process (a running server).
     #[error("{0}")]
     Locked(String),
@@ -124,7 +132,7 @@ impl Error {
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
             Self::CrossOrigin => "cross_origin",
-            Self::RateLimited { .. } => "rate_limited",
+            Self::RateLimited { .. } | Self::RateLimitedOn { .. } => "rate_limited",
             Self::Locked(_) => "locked",
             Self::Internal(_) => "internal",
         }

@@ -234,6 +234,7 @@ async fn chat(
         context_manifest: None,
         api_key: Some(caller.key.id),
     };
+    state.gateway.admit(&req)?;
     if body.stream {
         Ok(stream_response(&state, req, include_usage, None).await)
     } else {
@@ -464,6 +465,7 @@ async fn template_run(
         context_manifest: None,
         api_key: Some(caller.key.id),
     };
+    state.gateway.admit(&req)?;
     let extra = json!({"template_id": t.id, "template_version": v.version});
     if body.stream {
         Ok(stream_response(&state, req, true, Some(extra)).await)

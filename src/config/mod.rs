@@ -44,10 +44,30 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Model price overrides.
     pub pricing: PricingConfig,
+    /// Rate limits on model calls.
+    pub limits: LimitsConfig,
     /// The directory of the configuration file (the working directory without one); the
     /// default key file lives here. Not a setting.
     #[serde(skip)]
     pub config_dir: PathBuf,
+}
+
+/// Rate limits on model calls (the `/v1` API and the playground), per minute; 0 means none.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Requests per API key.
+    pub key_requests_per_minute: u32,
+    /// Requests per user.
+    pub user_requests_per_minute: u32,
+    /// Requests per workspace.
+    pub workspace_requests_per_minute: u32,
+    /// Prompt tokens per API key.
+    pub key_tokens_per_minute: u32,
+    /// Prompt tokens per user.
+    pub user_tokens_per_minute: u32,
+    /// Prompt tokens per workspace.
+    pub workspace_tokens_per_minute: u32,
 }
 
 /// Model prices beyond (or instead of) the embedded list prices.
@@ -272,6 +292,7 @@ impl Default for Config {
             outbound: OutboundConfig::default(),
             secrets: SecretsConfig::default(),
             pricing: PricingConfig::default(),
+            limits: LimitsConfig::default(),
             config_dir: PathBuf::from("."),
         }
     }

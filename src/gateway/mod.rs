@@ -3,6 +3,7 @@
 //! writes every run. It joins `store` to
 //! `llm` and never imports axum or maud.
 
+pub mod limits;
 pub mod pipeline;
 pub mod providers;
 pub mod recorder;

@@ -16,6 +16,7 @@ use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 
 use super::Providers;
+use super::limits::{Caller, Limits};
 use super::recorder::Recorder;
 use crate::clock::Clock;
 use crate::domain::ConnectionId;
@@ -91,6 +92,7 @@ pub struct Gateway {
     providers: Providers,
     recorder: Recorder,
     prices: Arc<PriceTable>,
+    limits: Arc<Limits>,
     clock: Clock,
 }
 
@@ -123,13 +125,42 @@ struct Running {
 
 impl Gateway {
     /// The gateway over `providers`, recording through `recorder`.
-    pub fn new(providers: Providers, recorder: Recorder, prices: PriceTable, clock: Clock) -> Self {
+    pub fn new(
+        providers: Providers,
+        recorder: Recorder,
+        prices: PriceTable,
+        limits: Limits,
+        clock: Clock,
+    ) -> Self {
         Self {
             providers,
             recorder,
             prices: Arc::new(prices),
+            limits: Arc::new(limits),
             clock,
         }
+    }
+
+    /// Admits a request under the rate limits, before any run exists; a refusal names the limit
+    /// and says when to retry.
+    pub fn admit(&self, req: &RunRequest) -> crate::error::Result<()> {
+        let tokens = if self.limits.counts_tokens() {
+            let text: String = req
+                .chat
+                .messages
+                .iter()
+                .map(|m| m.content.as_str())
+                .collect();
+            u32::try_from(count_for_model(&req.chat.model, &text)).unwrap_or(u32::MAX)
+        } else {
+            0
+        };
+        let who = Caller {
+            key: req.api_key.map(|k| k.0),
+            user: req.user.0,
+            workspace: req.workspace.0,
+        };
+        self.limits.admit(who, tokens)
     }
 
     /// The provider connections.

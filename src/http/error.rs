@@ -42,7 +42,7 @@ pub fn status_of(err: &Error) -> StatusCode {
         Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Error::Forbidden | Error::CrossOrigin => StatusCode::FORBIDDEN,
-        Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::RateLimited { .. } | Error::RateLimitedOn { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Locked(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -76,7 +76,14 @@ impl IntoResponse for Error {
 
 /// Adds `Retry-After` to `response` when `err` is a rate limit.
 pub fn with_retry_after(mut response: Response, err: &Error) -> Response {
-    if let Error::RateLimited { retry_after_secs } = err
+    let secs = match err {
+        Error::RateLimited { retry_after_secs }
+        | Error::RateLimitedOn {
+            retry_after_secs, ..
+        } => Some(*retry_after_secs),
+        _ => None,
+    };
+    if let Some(retry_after_secs) = secs
         && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
     {
         response.headers_mut().insert(header::RETRY_AFTER, v);

@@ -329,6 +329,7 @@ async fn run(
         context_manifest: None,
         api_key: None,
     };
+    state.gateway.admit(&req)?;
     let events = state.gateway.run(req).await.map(|event| {
         let mut line = serde_json::to_vec(&event).unwrap_or_default();
         line.push(b'\n');

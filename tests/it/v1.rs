@@ -16,11 +16,19 @@ struct V1 {
 }
 
 async fn setup(script: Script) -> V1 {
+    setup_with(script, |_| {}).await
+}
+
+async fn setup_with(
+    script: Script,
+    adjust: impl FnOnce(&mut promptyard::config::Config) + Send + 'static,
+) -> V1 {
     let fake = FakeLlm::with(script).await;
     let port = fake.port;
     let app = TestApp::spawn_with(move |c| {
         c.outbound.allow_cidrs = vec!["127.0.0.1".into()];
         c.outbound.allow_ports = vec![port];
+        adjust(c);
     })
     .await;
     let admin = app.setup_admin().await;
@@ -360,5 +368,70 @@ async fn v1_runs_a_template_by_label() {
             .as_str()
             .unwrap()
             .contains("who")
+    );
+}
+
+#[tokio::test]
+async fn v1_rate_limits_answer_429_with_retry_after() {
+    let t = setup_with(Script::reply("ok", 1), |c| {
+        c.limits.key_requests_per_minute = 2;
+        c.limits.workspace_tokens_per_minute = 1000;
+    })
+    .await;
+    let key = t.key("").await;
+    let chat = |text: &str| json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]});
+    for _ in 0..2 {
+        assert_eq!(
+            t.post(&key, "/v1/chat/completions", chat("hi"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    let res = t
+        .post(&key, "/v1/chat/completions", chat("hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "rate_limit_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("API key's requests per minute")
+    );
+    // Another key of the same workspace has its own request budget, but a prompt bigger than
+    // the workspace's tokens per minute is refused outright.
+    let other = t.key("").await;
+    let huge = "word ".repeat(3000);
+    let res = t
+        .post(&other, "/v1/chat/completions", chat(&huge))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        res.json::<Value>().await.unwrap()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tokens per minute")
+    );
+    assert_eq!(
+        t.post(&other, "/v1/chat/completions", chat("hi"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
     );
 }
