@@ -308,7 +308,13 @@ async fn stream_response(
                 let mut out = Vec::new();
                 match s.state {
                     RunState::Completed => {
-                        out.push(sse(&chunk(&id, created, &model, json!({}), Some("stop"))));
+                        out.push(sse(&chunk(
+                            &id,
+                            created,
+                            &model,
+                            json!({}),
+                            Some(s.finish_reason.unwrap_or("stop")),
+                        )));
                         if include_usage {
                             out.push(sse(&json!({
                                 "id": id, "object": "chat.completion.chunk", "created": created,
@@ -372,7 +378,7 @@ async fn whole_response(
         "object": "chat.completion",
         "created": created,
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": s.finish_reason.unwrap_or("stop")}],
         "usage": usage(&s),
         "run_id": s.run_id,
     });

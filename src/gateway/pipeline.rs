@@ -24,7 +24,9 @@ use crate::domain::{
     ApiKeyId, ProviderKind, Run, RunId, RunState, TemplateId, UserId, WorkspaceId,
 };
 use crate::llm::adapters::chat_stream;
-use crate::llm::chat::{ChatEvent, ChatMessage, ChatRequest, ChatStream, LlmError};
+use crate::llm::chat::{
+    ChatEvent, ChatMessage, ChatRequest, ChatStream, LlmError, openai_finish_reason,
+};
 use crate::llm::pricing::PriceTable;
 use crate::llm::tokens::count_for_model;
 
@@ -84,6 +86,9 @@ pub struct RunSummary {
     pub latency_ms: u64,
     /// Until the first output, ms.
     pub ttft_ms: Option<u64>,
+    /// Why the answer ended, in OpenAI's vocabulary (`stop`, `length`, `content_filter`,
+    /// `tool_calls`); `None` when it did not complete or the provider did not say.
+    pub finish_reason: Option<&'static str>,
 }
 
 /// The gateway; cheap to clone.
@@ -116,6 +121,7 @@ struct Running {
     run: Option<Run>,
     kind: Option<ProviderKind>,
     usage: Option<(u64, u64)>,
+    finish_reason: Option<&'static str>,
     started: Instant,
     first_output: Option<Instant>,
     gateway: Gateway,
@@ -230,6 +236,7 @@ impl Gateway {
             run: Some(run),
             kind: None,
             usage: None,
+            finish_reason: None,
             started,
             first_output: None,
             gateway: self.clone(),
@@ -338,6 +345,7 @@ impl Running {
             cost_usd: run.cost_usd,
             latency_ms: run.latency_ms,
             ttft_ms: run.ttft_ms,
+            finish_reason: self.finish_reason,
         };
         self.gateway.recorder.record(run);
         Some(summary)
@@ -407,7 +415,8 @@ impl Stream for Running {
                 }))) => {
                     this.usage = Some((input_tokens, output_tokens));
                 }
-                Poll::Ready(Some(Ok(ChatEvent::Done { .. }))) => {
+                Poll::Ready(Some(Ok(ChatEvent::Done { finish_reason }))) => {
+                    this.finish_reason = finish_reason.as_deref().map(openai_finish_reason);
                     let summary = this.finish(RunState::Completed, None);
                     return Poll::Ready(summary.map(RunEvent::Finished));
                 }

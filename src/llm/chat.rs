@@ -65,6 +65,20 @@ pub enum ChatEvent {
     },
 }
 
+/// A provider's finish reason in OpenAI's vocabulary (`stop`, `length`, `content_filter`,
+/// `tool_calls`), so callers of `/v1` can tell a truncated or filtered answer from a whole one
+/// whichever provider gave it. Reasons with no OpenAI equivalent read as `stop`.
+pub fn openai_finish_reason(raw: &str) -> &'static str {
+    match raw.to_ascii_lowercase().as_str() {
+        // OpenAI's own, Anthropic's `max_tokens`, Gemini's `MAX_TOKENS`.
+        "length" | "max_tokens" | "model_context_window_exceeded" => "length",
+        "content_filter" | "refusal" | "safety" | "recitation" | "blocklist"
+        | "prohibited_content" | "spii" | "image_safety" => "content_filter",
+        "tool_calls" | "tool_use" | "function_call" => "tool_calls",
+        _ => "stop",
+    }
+}
+
 /// Where to send a request: the connection's wire format, base URL and (opened) key.
 #[derive(Clone)]
 pub struct Endpoint {
@@ -128,3 +142,28 @@ pub enum LlmError {
 
 /// A stream of events from one upstream call.
 pub type ChatStream = Pin<Box<dyn Stream<Item = Result<ChatEvent, LlmError>> + Send>>;
+
+#[cfg(test)]
+mod finish_tests {
+    use super::openai_finish_reason;
+
+    #[test]
+    fn finish_reasons_map_to_openais_vocabulary() {
+        for (raw, want) in [
+            ("stop", "stop"),
+            ("length", "length"),
+            ("end_turn", "stop"),
+            ("stop_sequence", "stop"),
+            ("max_tokens", "length"),
+            ("MAX_TOKENS", "length"),
+            ("STOP", "stop"),
+            ("SAFETY", "content_filter"),
+            ("refusal", "content_filter"),
+            ("content_filter", "content_filter"),
+            ("tool_use", "tool_calls"),
+            ("something_new", "stop"),
+        ] {
+            assert_eq!(openai_finish_reason(raw), want, "{raw}");
+        }
+    }
+}

@@ -66,6 +66,8 @@ pub struct Script {
     pub huge: Option<usize>,
     /// Reported usage (input, output).
     pub usage: (u64, u64),
+    /// End as a provider does when `max_tokens` cut the answer short.
+    pub hit_max_tokens: bool,
 }
 
 impl Default for Script {
@@ -85,6 +87,7 @@ impl Default for Script {
             redirect_to: None,
             huge: None,
             usage: (11, 7),
+            hit_max_tokens: false,
         }
     }
 }
@@ -105,6 +108,18 @@ impl Script {
             status: Some(status),
             ..Self::default()
         }
+    }
+}
+
+/// The provider's finish reason for a whole answer, or one cut short by `max_tokens`.
+fn finish_reason(wire: Wire, script: &Script) -> &'static str {
+    match (wire, script.hit_max_tokens) {
+        (Wire::Openai, false) => "stop",
+        (Wire::Openai, true) => "length",
+        (Wire::Anthropic, false) => "end_turn",
+        (Wire::Anthropic, true) => "max_tokens",
+        (Wire::Gemini, false) => "STOP",
+        (Wire::Gemini, true) => "MAX_TOKENS",
     }
 }
 
@@ -604,17 +619,17 @@ fn whole_answer(script: &Script, wire: Wire, model: &str) -> Response {
     let body = match wire {
         Wire::Openai => json!({
             "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason(wire, script)}],
             "usage": {"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output},
         }),
         Wire::Anthropic => json!({
             "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn", "stop_sequence": null,
+            "stop_reason": finish_reason(wire, script), "stop_sequence": null,
             "usage": {"input_tokens": input, "output_tokens": output},
         }),
         Wire::Gemini => json!({
-            "candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP", "index": 0}],
+            "candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": finish_reason(wire, script), "index": 0}],
             "usageMetadata": {"promptTokenCount": input, "candidatesTokenCount": output, "totalTokenCount": input + output},
             "modelVersion": model,
         }),
@@ -735,7 +750,7 @@ fn frames(script: &Script, wire: Wire, model: &str, include_usage: bool) -> Vec<
             Wire::Gemini => {
                 let mut candidate = json!({"content": {"parts": [{"text": piece}], "role": "model"}, "index": 0});
                 if i == last {
-                    candidate["finishReason"] = json!("STOP");
+                    candidate["finishReason"] = json!(finish_reason(wire, script));
                 }
                 let so_far = if i == last { output } else { (i as u64 + 1).min(output) };
                 sse(
@@ -754,7 +769,7 @@ fn frames(script: &Script, wire: Wire, model: &str, include_usage: bool) -> Vec<
             let mut t = sse(
                 None,
                 &json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model,
-                    "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason(wire, script)}]}),
                 false,
             );
             if include_usage {
@@ -776,7 +791,7 @@ fn frames(script: &Script, wire: Wire, model: &str, include_usage: bool) -> Vec<
             );
             t.push_str(&sse(
                 Some("message_delta"),
-                &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+                &json!({"type": "message_delta", "delta": {"stop_reason": finish_reason(wire, script), "stop_sequence": null},
                     "usage": {"output_tokens": output}}),
                 false,
             ));

@@ -435,3 +435,49 @@ async fn v1_rate_limits_answer_429_with_retry_after() {
         200
     );
 }
+
+#[tokio::test]
+async fn v1_reports_an_answer_cut_short_by_max_tokens_as_length() {
+    let t = setup(Script {
+        hit_max_tokens: true,
+        ..Script::reply("A long answer that was cut", 2)
+    })
+    .await;
+    let key = t.key("").await;
+    // Anthropic's `max_tokens` reaches the caller as OpenAI's `length`, streamed and not, so
+    // SDK users can tell a truncated answer from a whole one.
+    for model in ["gpt-4o-mini", "claude-sonnet-4-0"] {
+        let body: Value = t
+            .post(&key, "/v1/chat/completions", json!({"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": "Tell me everything"}]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["choices"][0]["finish_reason"], "length", "{model}");
+        assert_eq!(
+            body["choices"][0]["message"]["content"],
+            "A long answer that was cut"
+        );
+
+        let text = t
+            .post(&key, "/v1/chat/completions", json!({"model": model, "stream": true, "max_tokens": 5, "messages": [{"role": "user", "content": "Tell me everything"}]}))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let finishes: Vec<Value> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter(|e| *e != "[DONE]")
+            .map(|e| serde_json::from_str::<Value>(e).unwrap())
+            .map(|c| c["choices"][0]["finish_reason"].clone())
+            .filter(|f| !f.is_null())
+            .collect();
+        assert_eq!(finishes, vec![json!("length")], "{model}: {text}");
+        assert!(text.ends_with("data: [DONE]\n\n"));
+    }
+}
