@@ -4,8 +4,10 @@
 use serde_json::{Map, Value, json};
 
 use super::sse::SseEvent;
-use super::{Call, ChatOnce, Decoder, ended_early, endpoint_url, key, parse_data, stream_error};
-use crate::llm::chat::{ChatEvent, ChatRequest, ChatRole, Endpoint, LlmError};
+use super::{
+    Call, ChatOnce, Decoder, ended_early, endpoint_url, key, parse_data, split_turns, stream_error,
+};
+use crate::llm::chat::{ChatEvent, ChatRequest, Endpoint, LlmError};
 
 /// The API version this adapter speaks.
 const VERSION: &str = "2023-06-01";
@@ -24,27 +26,7 @@ fn headers(ep: &Endpoint) -> Vec<(&'static str, String)> {
 /// The request body: system messages joined into `system`, consecutive same-role messages
 /// merged (the API wants user and assistant turns to alternate).
 pub(crate) fn body(req: &ChatRequest, stream: bool) -> Value {
-    let system: Vec<&str> = req
-        .messages
-        .iter()
-        .filter(|m| m.role == ChatRole::System)
-        .map(|m| m.content.as_str())
-        .collect();
-    let mut turns: Vec<(&'static str, String)> = Vec::new();
-    for m in &req.messages {
-        let role = match m.role {
-            ChatRole::System => continue,
-            ChatRole::User => "user",
-            ChatRole::Assistant => "assistant",
-        };
-        match turns.last_mut() {
-            Some((r, text)) if *r == role => {
-                text.push_str("\n\n");
-                text.push_str(&m.content);
-            }
-            _ => turns.push((role, m.content.clone())),
-        }
-    }
+    let (system, turns) = split_turns(req, "assistant");
     let messages: Vec<Value> = turns
         .into_iter()
         .map(|(role, content)| json!({"role": role, "content": content}))
@@ -204,7 +186,7 @@ impl Decoder for Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::chat::ChatMessage;
+    use crate::llm::chat::{ChatMessage, ChatRole};
 
     #[test]
     fn system_is_gathered_and_turns_merged() {

@@ -4,8 +4,10 @@
 use serde_json::{Map, Value, json};
 
 use super::sse::SseEvent;
-use super::{Call, ChatOnce, Decoder, ended_early, endpoint_url, key, parse_data, stream_error};
-use crate::llm::chat::{ChatEvent, ChatRequest, ChatRole, Endpoint, LlmError};
+use super::{
+    Call, ChatOnce, Decoder, ended_early, endpoint_url, key, parse_data, split_turns, stream_error,
+};
+use crate::llm::chat::{ChatEvent, ChatRequest, Endpoint, LlmError};
 
 fn headers(ep: &Endpoint) -> Vec<(&'static str, String)> {
     key(ep)
@@ -21,27 +23,7 @@ fn model_id(model: &str) -> &str {
 /// The request body: system messages into `systemInstruction`, turns as `user`/`model`
 /// contents (consecutive same-role turns merged).
 pub(crate) fn body(req: &ChatRequest) -> Value {
-    let system: Vec<&str> = req
-        .messages
-        .iter()
-        .filter(|m| m.role == ChatRole::System)
-        .map(|m| m.content.as_str())
-        .collect();
-    let mut turns: Vec<(&'static str, String)> = Vec::new();
-    for m in &req.messages {
-        let role = match m.role {
-            ChatRole::System => continue,
-            ChatRole::User => "user",
-            ChatRole::Assistant => "model",
-        };
-        match turns.last_mut() {
-            Some((r, text)) if *r == role => {
-                text.push_str("\n\n");
-                text.push_str(&m.content);
-            }
-            _ => turns.push((role, m.content.clone())),
-        }
-    }
+    let (system, turns) = split_turns(req, "model");
     let contents: Vec<Value> = turns
         .into_iter()
         .map(|(role, text)| json!({"role": role, "parts": [{"text": text}]}))
@@ -233,7 +215,7 @@ impl Decoder for Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::chat::ChatMessage;
+    use crate::llm::chat::{ChatMessage, ChatRole};
 
     #[test]
     fn bodies_translate_the_request() {

@@ -19,7 +19,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::domain::ProviderKind;
-use crate::llm::chat::{ChatEvent, ChatRequest, ChatStream, Endpoint, LlmError};
+use crate::llm::chat::{ChatEvent, ChatRequest, ChatRole, ChatStream, Endpoint, LlmError};
 use crate::llm::outbound::Outbound;
 use sse::{SseEvent, SseParser};
 
@@ -174,6 +174,37 @@ async fn models(out: &Outbound, ep: &Endpoint) -> Result<Vec<String>, LlmError> 
         }
     }
     Ok(ids)
+}
+
+/// For APIs that take the system prompt apart and want user and model turns to alternate
+/// (Anthropic, Gemini): the system messages, and the other turns with consecutive same-role
+/// messages merged, the assistant's role named `assistant_role`.
+pub(crate) fn split_turns<'a>(
+    req: &'a ChatRequest,
+    assistant_role: &'static str,
+) -> (Vec<&'a str>, Vec<(&'static str, String)>) {
+    let system = req
+        .messages
+        .iter()
+        .filter(|m| m.role == ChatRole::System)
+        .map(|m| m.content.as_str())
+        .collect();
+    let mut turns: Vec<(&'static str, String)> = Vec::new();
+    for m in &req.messages {
+        let role = match m.role {
+            ChatRole::System => continue,
+            ChatRole::User => "user",
+            ChatRole::Assistant => assistant_role,
+        };
+        match turns.last_mut() {
+            Some((r, text)) if *r == role => {
+                text.push_str("\n\n");
+                text.push_str(&m.content);
+            }
+            _ => turns.push((role, m.content.clone())),
+        }
+    }
+    (system, turns)
 }
 
 /// `{base}/{segments...}`; segments are percent-encoded, so a model name cannot change the path.
