@@ -26,12 +26,12 @@ if (form) {
     out.className = 'prompt output';
     col.append(title, meta, out);
     columns.append(col);
-    return { col, meta, out };
+    return { col, title, meta, out };
   };
 
   const finish = (view, s) => {
     view.col.dataset.state = s.state;
-    const parts = [s.state, `${s.input_tokens} in / ${s.output_tokens} out tokens`, money(s.cost_usd), `${s.latency_ms} ms`];
+    const parts = [s.cached ? `${s.state} (cached)` : s.state, `${s.input_tokens} in / ${s.output_tokens} out tokens`, money(s.cost_usd), `${s.latency_ms} ms`];
     if (s.ttft_ms !== null && s.ttft_ms !== undefined) parts.push(`first output ${s.ttft_ms} ms`);
     view.meta.textContent = parts.join(' · ');
     if (s.error) {
@@ -75,8 +75,10 @@ if (form) {
           if (!line.trim()) continue;
           const event = JSON.parse(line);
           if (event.type === 'started') {
-            view.meta.textContent = 'streaming…';
+            view.meta.textContent = event.cached ? 'from the cache…' : 'streaming…';
             view.col.dataset.run = event.run_id;
+            // A fallback model answered: say which.
+            if (event.model !== model) view.title.textContent = `${model} → ${event.model}`;
           } else if (event.type === 'delta') {
             view.out.textContent += event.text;
           } else if (event.type === 'finished') {
@@ -114,6 +116,7 @@ if (form) {
       user_prompt: data.get('user_prompt') ?? '',
       temperature: number('temperature'),
       max_tokens: number('max_tokens'),
+      use_cache: data.get('use_cache') === 'on',
     };
     if (data.get('template_id')) {
       body.template_id = data.get('template_id');

@@ -89,6 +89,7 @@ impl App {
             recorder,
             prices,
             Limits::new(&config.limits),
+            store.clone(),
             clock.clone(),
         );
         let workspaces = Workspaces::new(store.clone(), clock.clone());

@@ -73,6 +73,9 @@ pub enum Error {
         /// Seconds until the call can succeed.
         retry_after_secs: u64,
     },
+    /// A monthly budget is used up; the message names it and says when it renews.
+    #[error("{0}")]
+    OverBudget(String),
     /// The store is held by another process (a running server).
     #[error("{0}")]
     Locked(String),
@@ -133,6 +136,7 @@ impl Error {
             Self::Forbidden => "forbidden",
             Self::CrossOrigin => "cross_origin",
             Self::RateLimited { .. } | Self::RateLimitedOn { .. } => "rate_limited",
+            Self::OverBudget(_) => "budget_exceeded",
             Self::Locked(_) => "locked",
             Self::Internal(_) => "internal",
         }

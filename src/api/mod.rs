@@ -2,6 +2,7 @@
 //! Errors are `{"error":{"code","message","field"}}` with the right status (429 with
 //! `Retry-After` for login limits). Later issues add the public OpenAI-compatible `/v1`.
 
+mod gateway;
 mod session;
 mod template_ops;
 mod templates;
@@ -54,7 +55,7 @@ impl FromRef<ApiState> for Edge {
 pub fn router(state: ApiState) -> (Router, Vec<RouteSpec>) {
     let r = Routes::new(state.auth.clone(), state.edge.clone());
     let r = template_ops::routes(templates::routes(workspaces::routes(session::routes(r))));
-    let r = v1::routes(r);
+    let r = v1::routes(gateway::routes(r));
     let (router, table) = r.into_parts();
     // The /v1 layer sits inside, so it rewrites its errors into OpenAI's shape first.
     let router = router

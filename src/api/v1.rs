@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use axum::Json as JsonResponse;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -20,7 +20,7 @@ use super::ApiState;
 use crate::auth::ApiCaller;
 use crate::domain::{RunState, TemplateId};
 use crate::error::{Error, Result};
-use crate::gateway::{RunEvent, RunRequest};
+use crate::gateway::{Admission, RunEvent, RunRequest};
 use crate::http::error::PublicError;
 use crate::http::extract::{Json, Path};
 use crate::http::routes::{Permission, Routes};
@@ -62,6 +62,11 @@ pub async fn openai_errors(request: Request, next: Next) -> Response {
             Some("not_found"),
         ),
         413 | 422 | 400 => (StatusCode::BAD_REQUEST, "invalid_request_error", None),
+        429 if e.code == "budget_exceeded" => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "insufficient_quota",
+            Some("insufficient_quota"),
+        ),
         429 => (
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limit_error",
@@ -77,6 +82,13 @@ pub async fn openai_errors(request: Request, next: Next) -> Response {
     let body = json!({"error": {"message": message, "type": kind, "param": e.field, "code": code}});
     let (mut parts, _) = response.into_parts();
     parts.status = status;
+    if e.code == "budget_exceeded" {
+        // OpenAI's SDKs honour this and do not retry a call that cannot succeed this month.
+        parts.headers.insert(
+            header::HeaderName::from_static("x-should-retry"),
+            header::HeaderValue::from_static("false"),
+        );
+    }
     parts.headers.remove(header::CONTENT_LENGTH);
     let json = JsonResponse(body).into_response();
     let (jp, jb) = json.into_parts();
@@ -153,6 +165,17 @@ struct ChatBody {
     max_completion_tokens: Option<u32>,
     #[serde(default)]
     stop: Option<Stop>,
+    /// Promptyard's opt-in to the workspace's response cache (also `X-Promptyard-Cache: on`).
+    #[serde(default)]
+    cache: bool,
+}
+
+/// Whether the request opts in to the response cache by header.
+fn cache_header(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-promptyard-cache")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches!(v.trim(), "1" | "true" | "on" | "use" | "yes"))
 }
 
 fn messages(input: Vec<InMessage>) -> Result<Vec<ChatMessage>> {
@@ -200,6 +223,7 @@ async fn check_model(state: &ApiState, caller: &ApiCaller, model: &str) -> Resul
 async fn chat(
     State(state): State<ApiState>,
     caller: ApiCaller,
+    headers: HeaderMap,
     Json(body): Json<ChatBody>,
 ) -> Result<Response> {
     let model = body.model.trim().to_owned();
@@ -233,12 +257,14 @@ async fn chat(
         template: None,
         context_manifest: None,
         api_key: Some(caller.key.id),
+        allowed_models: caller.key.models.clone(),
+        use_cache: body.cache || cache_header(&headers),
     };
-    state.gateway.admit(&req)?;
+    let admission = state.gateway.admit(&req).await?;
     if body.stream {
-        Ok(stream_response(&state, req, include_usage, None).await)
+        Ok(stream_response(&state, req, admission, include_usage, None).await)
     } else {
-        whole_response(&state, req, None).await
+        whole_response(&state, req, admission, None).await
     }
 }
 
@@ -271,70 +297,89 @@ fn usage(s: &crate::gateway::RunSummary) -> Value {
     })
 }
 
+/// Promptyard's additions to a response: how it was served, plus `extra`.
+fn promptyard_info(cached: bool, asked: &str, model: &str, extra: Option<&Value>) -> Value {
+    let mut info = extra.cloned().unwrap_or_else(|| json!({}));
+    info["cached"] = json!(cached);
+    if asked != model {
+        info["requested_model"] = json!(asked);
+    }
+    info
+}
+
 async fn stream_response(
     state: &ApiState,
     req: RunRequest,
+    admission: Admission,
     include_usage: bool,
     extra: Option<Value>,
 ) -> Response {
-    let model = req.chat.model.clone();
+    let asked = req.chat.model.clone();
+    let mut model = asked.clone();
     let created = state.auth.clock().now().unix_timestamp();
     let mut id = String::new();
-    let events = state.gateway.run(req).await.flat_map(move |event| {
-        let out: Vec<Bytes> = match event {
-            RunEvent::Started { run_id, .. } => {
-                id = format!("chatcmpl-{}", run_id.0.simple());
-                let mut first = chunk(
+    let events = state
+        .gateway
+        .run(req, admission)
+        .await
+        .flat_map(move |event| {
+            let out: Vec<Bytes> = match event {
+                RunEvent::Started {
+                    run_id,
+                    model: answering,
+                    cached,
+                } => {
+                    id = format!("chatcmpl-{}", run_id.0.simple());
+                    model = answering;
+                    let mut first = chunk(
+                        &id,
+                        created,
+                        &model,
+                        json!({"role": "assistant", "content": ""}),
+                        None,
+                    );
+                    first["run_id"] = json!(run_id);
+                    first["promptyard"] = promptyard_info(cached, &asked, &model, extra.as_ref());
+                    vec![sse(&first)]
+                }
+                RunEvent::Delta { text } => vec![sse(&chunk(
                     &id,
                     created,
                     &model,
-                    json!({"role": "assistant", "content": ""}),
+                    json!({"content": text}),
                     None,
-                );
-                if let Some(extra) = &extra {
-                    first["run_id"] = json!(run_id);
-                    first["promptyard"] = extra.clone();
-                }
-                vec![sse(&first)]
-            }
-            RunEvent::Delta { text } => vec![sse(&chunk(
-                &id,
-                created,
-                &model,
-                json!({"content": text}),
-                None,
-            ))],
-            RunEvent::Finished(s) => {
-                let mut out = Vec::new();
-                match s.state {
-                    RunState::Completed => {
-                        out.push(sse(&chunk(
-                            &id,
-                            created,
-                            &model,
-                            json!({}),
-                            Some(s.finish_reason.unwrap_or("stop")),
-                        )));
-                        if include_usage {
-                            out.push(sse(&json!({
-                                "id": id, "object": "chat.completion.chunk", "created": created,
-                                "model": model, "choices": [], "usage": usage(&s)
-                            })));
+                ))],
+                RunEvent::Finished(s) => {
+                    let mut out = Vec::new();
+                    match s.state {
+                        RunState::Completed => {
+                            out.push(sse(&chunk(
+                                &id,
+                                created,
+                                &model,
+                                json!({}),
+                                Some(s.finish_reason.unwrap_or("stop")),
+                            )));
+                            if include_usage {
+                                out.push(sse(&json!({
+                                    "id": id, "object": "chat.completion.chunk", "created": created,
+                                    "model": model, "choices": [], "usage": usage(&s)
+                                })));
+                            }
+                            out.push(Bytes::from("data: [DONE]\n\n"));
                         }
-                        out.push(Bytes::from("data: [DONE]\n\n"));
+                        // An answer that did not complete is never reported as success: the stream
+                        // ends with an error event and no [DONE].
+                        _ => out.push(sse(&json!({"error": {
+                            "message": s.error.unwrap_or_else(|| s.state.to_string()),
+                            "type": "api_error", "code": s.state.as_str()
+                        }}))),
                     }
-                    // An answer that did not complete is never reported as success: the stream
-                    // ends with an error event and no [DONE].
-                    _ => out.push(sse(&json!({"error": {
-                        "message": s.error.unwrap_or_else(|| s.state.to_string()),
-                        "type": "api_error", "code": s.state.as_str()
-                    }}))),
+                    out
                 }
-                out
-            }
-        };
-        futures_util::stream::iter(out.into_iter().map(Ok::<_, Infallible>))
-    });
+            };
+            futures_util::stream::iter(out.into_iter().map(Ok::<_, Infallible>))
+        });
     (
         [
             (header::CONTENT_TYPE, "text/event-stream"),
@@ -348,13 +393,14 @@ async fn stream_response(
 async fn whole_response(
     state: &ApiState,
     req: RunRequest,
+    admission: Admission,
     template: Option<Value>,
 ) -> Result<Response> {
-    let model = req.chat.model.clone();
+    let asked = req.chat.model.clone();
     let created = state.auth.clock().now().unix_timestamp();
     let mut text = String::new();
     let mut summary = None;
-    let mut events = Box::pin(state.gateway.run(req).await);
+    let mut events = Box::pin(state.gateway.run(req, admission).await);
     while let Some(event) = events.next().await {
         match event {
             RunEvent::Delta { text: t } => text.push_str(&t),
@@ -377,14 +423,12 @@ async fn whole_response(
         "id": format!("chatcmpl-{}", s.run_id.0.simple()),
         "object": "chat.completion",
         "created": created,
-        "model": model,
+        "model": s.model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": s.finish_reason.unwrap_or("stop")}],
         "usage": usage(&s),
         "run_id": s.run_id,
     });
-    if let Some(t) = template {
-        body["promptyard"] = t;
-    }
+    body["promptyard"] = promptyard_info(s.cached, &asked, &s.model, template.as_ref());
     Ok(JsonResponse(body).into_response())
 }
 
@@ -411,6 +455,8 @@ async fn models(State(state): State<ApiState>, caller: ApiCaller) -> Result<Json
 #[serde(deny_unknown_fields)]
 struct TemplateRunBody {
     #[serde(default)]
+    cache: bool,
+    #[serde(default)]
     variables: Map<String, Value>,
     #[serde(default)]
     label: Option<String>,
@@ -425,6 +471,7 @@ struct TemplateRunBody {
 async fn template_run(
     State(state): State<ApiState>,
     caller: ApiCaller,
+    headers: HeaderMap,
     Path(id): Path<TemplateId>,
     Json(body): Json<TemplateRunBody>,
 ) -> Result<Response> {
@@ -470,12 +517,14 @@ async fn template_run(
         template: Some((t.id, v.version)),
         context_manifest: None,
         api_key: Some(caller.key.id),
+        allowed_models: caller.key.models.clone(),
+        use_cache: body.cache || cache_header(&headers),
     };
-    state.gateway.admit(&req)?;
+    let admission = state.gateway.admit(&req).await?;
     let extra = json!({"template_id": t.id, "template_version": v.version});
     if body.stream {
-        Ok(stream_response(&state, req, true, Some(extra)).await)
+        Ok(stream_response(&state, req, admission, true, Some(extra)).await)
     } else {
-        whole_response(&state, req, Some(extra)).await
+        whole_response(&state, req, admission, Some(extra)).await
     }
 }

@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod audit;
 pub mod change;
+pub mod governance;
 pub mod ids;
 pub mod provider;
 pub mod run;
@@ -16,6 +17,9 @@ pub mod workspace;
 pub use api_key::{ApiKey, ApiSecret};
 pub use audit::{AuditEvent, NewAuditEvent};
 pub use change::{Change, ChangeKind};
+pub use governance::{
+    CachedResponse, GatewaySettings, MonthSpend, RateLimit, Retention, SpendEntry,
+};
 pub use ids::{
     ApiKeyId, AuditId, ConnectionId, InviteId, RunId, SessionId, TemplateId, UserId, WorkspaceId,
 };

@@ -71,8 +71,14 @@ pub struct Run {
     pub connection_id: Option<ConnectionId>,
     /// The provider's wire format.
     pub provider: Option<ProviderKind>,
-    /// The model id.
+    /// The model that answered (or was asked, if none did).
     pub model: String,
+    /// The model asked for, when a fallback answered instead.
+    #[serde(default)]
+    pub requested_model: Option<String>,
+    /// Answered from the response cache (no provider call, cost 0).
+    #[serde(default)]
+    pub cached: bool,
     /// Prompt tokens.
     pub input_tokens: u64,
     /// Output tokens.

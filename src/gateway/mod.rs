@@ -3,11 +3,12 @@
 //! writes every run. It joins `store` to
 //! `llm` and never imports axum or maud.
 
+pub mod budgets;
 pub mod limits;
 pub mod pipeline;
 pub mod providers;
 pub mod recorder;
 
-pub use pipeline::{Gateway, RunEvent, RunRequest, RunSummary};
+pub use pipeline::{Admission, Gateway, RunEvent, RunRequest, RunSummary};
 pub use providers::{ConnectionInput, Providers};
 pub use recorder::Recorder;

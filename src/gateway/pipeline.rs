@@ -6,29 +6,35 @@
 //! breaks off after output; `cancelled` when the client goes away (the stream is dropped, which
 //! drops the upstream response and so aborts the call at once).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use super::Providers;
+use super::budgets::{Budgets, Reservation};
 use super::limits::{Caller, Limits};
 use super::recorder::Recorder;
 use crate::clock::Clock;
-use crate::domain::ConnectionId;
+use crate::domain::governance::month_of;
 use crate::domain::{
-    ApiKeyId, ProviderKind, Run, RunId, RunState, TemplateId, UserId, WorkspaceId,
+    ApiKeyId, CachedResponse, ConnectionId, GatewaySettings, MonthSpend, NewAuditEvent,
+    ProviderKind, Retention, Run, RunId, RunState, SpendEntry, TemplateId, UserId, WorkspaceId,
 };
+use crate::error::Result;
 use crate::llm::adapters::chat_stream;
 use crate::llm::chat::{
     ChatEvent, ChatMessage, ChatRequest, ChatStream, LlmError, openai_finish_reason,
 };
 use crate::llm::pricing::PriceTable;
 use crate::llm::tokens::count_for_model;
+use crate::store::Store;
 
 /// What a caller asks the gateway to run.
 #[derive(Clone, Debug)]
@@ -45,18 +51,31 @@ pub struct RunRequest {
     pub context_manifest: Option<serde_json::Value>,
     /// The API key the call came through, if any.
     pub api_key: Option<ApiKeyId>,
+    /// The models the caller may use (empty: any); fallbacks outside it are skipped.
+    pub allowed_models: Vec<String>,
+    /// Whether the caller asks for the response cache (used when the workspace has it on).
+    pub use_cache: bool,
+}
+
+/// A call admitted under the limits and budgets, ready to run.
+#[derive(Debug)]
+pub struct Admission {
+    settings: Arc<GatewaySettings>,
+    reservation: Option<Reservation>,
 }
 
 /// What the client sees, in order: `Started`, any number of `Delta`s, then `Finished`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum RunEvent {
-    /// The run has an id.
+    /// The run has an id and a model is answering (or none could).
     Started {
         /// Its id.
         run_id: RunId,
-        /// The model.
+        /// The model answering: the one asked for, or a fallback.
         model: String,
+        /// Answered from the response cache.
+        cached: bool,
     },
     /// More output.
     Delta {
@@ -72,6 +91,10 @@ pub enum RunEvent {
 pub struct RunSummary {
     /// Id.
     pub run_id: RunId,
+    /// The model that answered.
+    pub model: String,
+    /// Answered from the response cache (cost 0).
+    pub cached: bool,
     /// How it ended.
     pub state: RunState,
     /// Why it failed.
@@ -98,23 +121,29 @@ pub struct Gateway {
     recorder: Recorder,
     prices: Arc<PriceTable>,
     limits: Arc<Limits>,
+    budgets: Arc<Budgets>,
+    settings: Arc<RwLock<HashMap<WorkspaceId, Arc<GatewaySettings>>>>,
+    store: Arc<dyn Store>,
     clock: Clock,
 }
 
+/// How the call was opened: from the cache, through a connection, or not at all.
+struct Opened {
+    /// The connection that answered.
+    conn: Option<(ConnectionId, ProviderKind)>,
+    /// The model answering.
+    model: String,
+    /// The answer's stream, or why no model could answer.
+    result: Result<ChatStream, String>,
+    /// Served from the cache: (prompt tokens, output tokens) of the original call.
+    cached: Option<(u64, u64)>,
+}
+
+/// The cache lookup, routing and the start of the upstream call.
+type Starting = Pin<Box<dyn Future<Output = Opened> + Send>>;
+
 /// A running call: forwards upstream events, accumulates the run, and records it exactly once,
 /// on its end or when dropped (the client went away).
-/// Routing plus the start of the upstream call: the connection used, and the stream or why not.
-type Starting = Pin<
-    Box<
-        dyn Future<
-                Output = (
-                    Option<(ConnectionId, ProviderKind)>,
-                    Result<ChatStream, String>,
-                ),
-            > + Send,
-    >,
->;
-
 struct Running {
     starting: Option<Starting>,
     upstream: Option<ChatStream>,
@@ -125,8 +154,20 @@ struct Running {
     started: Instant,
     first_output: Option<Instant>,
     gateway: Gateway,
-    pending_start: bool,
+    settings: Arc<GatewaySettings>,
+    reservation: Option<Reservation>,
+    /// The cache key, when this call may be stored in (or came from) the cache.
+    cache_key: Option<[u8; 32]>,
     done: bool,
+}
+
+/// The cache key of a request in a workspace: SHA-256 over the workspace and the exact request
+/// (model, messages, temperature, token limit, stop sequences).
+fn cache_key(workspace: WorkspaceId, chat: &ChatRequest) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(workspace.0.as_bytes());
+    h.update(serde_json::to_vec(chat).unwrap_or_default());
+    h.finalize().into()
 }
 
 impl Gateway {
@@ -136,6 +177,7 @@ impl Gateway {
         recorder: Recorder,
         prices: PriceTable,
         limits: Limits,
+        store: Arc<dyn Store>,
         clock: Clock,
     ) -> Self {
         Self {
@@ -143,21 +185,85 @@ impl Gateway {
             recorder,
             prices: Arc::new(prices),
             limits: Arc::new(limits),
+            budgets: Budgets::new(store.clone()),
+            settings: Arc::new(RwLock::new(HashMap::new())),
+            store,
             clock,
         }
     }
 
-    /// Admits a request under the rate limits, before any run exists; a refusal names the limit
-    /// and says when to retry.
-    pub fn admit(&self, req: &RunRequest) -> crate::error::Result<()> {
-        let tokens = if self.limits.counts_tokens() {
+    /// A workspace's gateway settings (kept in memory after the first read).
+    pub async fn settings(&self, workspace: WorkspaceId) -> Result<Arc<GatewaySettings>> {
+        if let Some(s) = self
+            .settings
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&workspace)
+        {
+            return Ok(s.clone());
+        }
+        let loaded = Arc::new(self.store.get_gateway_settings(workspace).await?);
+        let mut map = self
+            .settings
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(map.entry(workspace).or_insert(loaded).clone())
+    }
+
+    /// Validates and stores a workspace's settings (an audit event records who changed them
+    /// and the budgets); they apply to the next call.
+    pub async fn update_settings(
+        &self,
+        actor: UserId,
+        workspace: WorkspaceId,
+        settings: GatewaySettings,
+        ip: Option<String>,
+    ) -> Result<GatewaySettings> {
+        let settings = settings.validate()?;
+        let budget = |b: Option<f64>| b.map_or("none".to_owned(), |b| format!("${b:.2}"));
+        let audit = NewAuditEvent::new(Some(actor), "workspace.gateway_settings")
+            .ip(ip)
+            .detail(format!(
+                "retention {}, cache {} s, budget {}, member budget {}, {} fallback routes",
+                settings.retention,
+                settings.cache_ttl_secs,
+                budget(settings.budget_usd),
+                budget(settings.member_budget_usd),
+                settings.fallbacks.len()
+            ));
+        let saved = self
+            .store
+            .update_gateway_settings(workspace, settings, audit)
+            .await?;
+        self.settings
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(workspace, Arc::new(saved.clone()));
+        Ok(saved)
+    }
+
+    /// What the workspace's members spent this month (as recorded so far).
+    pub async fn month_spend(&self, workspace: WorkspaceId) -> Result<MonthSpend> {
+        self.store
+            .get_month_spend(workspace, &month_of(self.clock.now()))
+            .await
+    }
+
+    /// Admits a request under the rate limits and budgets, before any run exists: the estimated
+    /// cost (prompt tokens plus `max_tokens`, or 1,024 output tokens when it is not set) is
+    /// reserved against the month's budgets. A refusal names the limit or budget.
+    pub async fn admit(&self, req: &RunRequest) -> Result<Admission> {
+        let settings = self.settings(req.workspace).await?;
+        let budgeted = settings.budget_usd.is_some() || settings.member_budget_usd.is_some();
+        let counts = self.limits.counts_tokens(&settings) || budgeted;
+        let tokens = if counts {
             let text: String = req
                 .chat
                 .messages
                 .iter()
                 .map(|m| m.content.as_str())
                 .collect();
-            u32::try_from(count_for_model(&req.chat.model, &text)).unwrap_or(u32::MAX)
+            count_for_model(&req.chat.model, &text) as u64
         } else {
             0
         };
@@ -166,7 +272,38 @@ impl Gateway {
             user: req.user.0,
             workspace: req.workspace.0,
         };
-        self.limits.admit(who, tokens)
+        self.limits
+            .admit(who, u32::try_from(tokens).unwrap_or(u32::MAX), &settings)?;
+        let estimate = if budgeted {
+            match self
+                .providers
+                .connection_for(req.workspace, &req.chat.model)
+                .await
+            {
+                Ok(conn) => self
+                    .prices
+                    .lookup(conn.kind.as_str(), &req.chat.model)
+                    .cost_usd(tokens, u64::from(req.chat.max_tokens.unwrap_or(1024)))
+                    .unwrap_or(0.0),
+                Err(_) => 0.0,
+            }
+        } else {
+            0.0
+        };
+        let reservation = self
+            .budgets
+            .reserve(
+                req.workspace,
+                req.user,
+                self.clock.now(),
+                estimate,
+                &settings,
+            )
+            .await?;
+        Ok(Admission {
+            settings,
+            reservation: Some(reservation),
+        })
     }
 
     /// The provider connections.
@@ -174,9 +311,14 @@ impl Gateway {
         &self.providers
     }
 
-    /// Runs `req`: the returned stream yields `Started`, the output as it arrives, and the
-    /// recorded outcome. Routing and upstream errors arrive as a `Finished` with state `failed`.
-    pub async fn run(&self, req: RunRequest) -> impl Stream<Item = RunEvent> + Send + 'static {
+    /// Runs `req` as admitted: the returned stream yields `Started`, the output as it arrives,
+    /// and the recorded outcome. Routing and upstream errors arrive as a `Finished` with state
+    /// `failed`.
+    pub async fn run(
+        &self,
+        req: RunRequest,
+        admission: Admission,
+    ) -> impl Stream<Item = RunEvent> + Send + 'static {
         let started = Instant::now();
         let prompt = serde_json::to_string(&req.chat.messages).unwrap_or_default();
         let run = Run {
@@ -189,6 +331,8 @@ impl Gateway {
             connection_id: None,
             provider: None,
             model: req.chat.model.clone(),
+            requested_model: None,
+            cached: false,
             input_tokens: 0,
             output_tokens: 0,
             cost_usd: None,
@@ -201,35 +345,22 @@ impl Gateway {
             context_manifest: req.context_manifest.clone(),
             created_at: self.clock.now(),
         };
+        let settings = admission.settings;
+        let cache_key = (req.use_cache && settings.cache_ttl_secs > 0)
+            .then(|| cache_key(req.workspace, &req.chat));
         // Routing and the upstream call start inside the stream, so a client that leaves (or
         // times out) while the provider is still connecting is recorded as cancelled too.
         let gateway = self.clone();
-        let chat = req.chat.clone();
-        let workspace = req.workspace;
-        let starting: Starting = Box::pin(async move {
-            match gateway
-                .providers
-                .connection_for(workspace, &chat.model)
-                .await
-            {
-                Ok(conn) => {
-                    let meta = Some((conn.id, conn.kind));
-                    match gateway.providers.endpoint(&conn) {
-                        Ok(ep) => {
-                            let started = start_with_retries(&gateway.providers, &ep, &chat).await;
-                            (meta, started.map_err(|e| e.to_string()))
-                        }
-                        Err(e) => {
-                            tracing::error!(connection = %conn.id, error = ?e, "cannot open a provider key");
-                            let msg = "the connection's API key cannot be opened; an admin must \
-                                       check the master key";
-                            (meta, Err(msg.to_owned()))
-                        }
-                    }
-                }
-                Err(e) => (None, Err(e.to_string())),
-            }
-        });
+        let route: Vec<String> = settings
+            .models_for(&req.chat.model)
+            .into_iter()
+            .enumerate()
+            .filter(|(i, m)| {
+                *i == 0 || req.allowed_models.is_empty() || req.allowed_models.contains(m)
+            })
+            .map(|(_, m)| m)
+            .collect();
+        let starting: Starting = Box::pin(open(gateway, req, route, cache_key));
         Running {
             starting: Some(starting),
             upstream: None,
@@ -240,9 +371,104 @@ impl Gateway {
             started,
             first_output: None,
             gateway: self.clone(),
-            pending_start: true,
+            settings,
+            reservation: admission.reservation,
+            cache_key,
             done: false,
         }
+    }
+}
+
+/// Answers from the cache, or tries each model of the route in order (each with its retries)
+/// until one starts answering.
+async fn open(
+    gateway: Gateway,
+    req: RunRequest,
+    route: Vec<String>,
+    cache_key: Option<[u8; 32]>,
+) -> Opened {
+    if let Some(key) = cache_key {
+        match gateway
+            .store
+            .find_cached_response(key, gateway.clock.now())
+            .await
+        {
+            Ok(Some(hit)) if hit.workspace == req.workspace => {
+                let events = vec![
+                    Ok(ChatEvent::Delta(hit.output)),
+                    Ok(ChatEvent::Usage {
+                        input_tokens: hit.input_tokens,
+                        output_tokens: hit.output_tokens,
+                    }),
+                    Ok(ChatEvent::Done {
+                        finish_reason: hit.finish_reason,
+                    }),
+                ];
+                return Opened {
+                    conn: None,
+                    model: hit.model,
+                    result: Ok(Box::pin(futures_util::stream::iter(events))),
+                    cached: Some((hit.input_tokens, hit.output_tokens)),
+                };
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = ?e, "the response cache could not be read"),
+        }
+    }
+    let mut failures: Vec<(String, String)> = Vec::new();
+    let mut last_conn = None;
+    for model in &route {
+        let mut chat = req.chat.clone();
+        chat.model = model.clone();
+        let conn = match gateway.providers.connection_for(req.workspace, model).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                failures.push((model.clone(), e.to_string()));
+                continue;
+            }
+        };
+        last_conn = Some((conn.id, conn.kind));
+        let started = match gateway.providers.endpoint(&conn) {
+            Ok(ep) => start_with_retries(&gateway.providers, &ep, &chat)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => {
+                tracing::error!(connection = %conn.id, error = ?e, "cannot open a provider key");
+                Err(
+                    "the connection's API key cannot be opened; an admin must check the \
+                     master key"
+                        .to_owned(),
+                )
+            }
+        };
+        match started {
+            Ok(stream) => {
+                if !failures.is_empty() {
+                    tracing::info!(asked = %req.chat.model, answering = %model, "fell back to another model");
+                }
+                return Opened {
+                    conn: Some((conn.id, conn.kind)),
+                    model: model.clone(),
+                    result: Ok(stream),
+                    cached: None,
+                };
+            }
+            Err(message) => failures.push((model.clone(), message)),
+        }
+    }
+    let error = match failures.as_slice() {
+        [(_, only)] => only.clone(),
+        many => many
+            .iter()
+            .map(|(m, e)| format!("{m}: {e}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
+    Opened {
+        conn: last_conn,
+        model: req.chat.model.clone(),
+        result: Err(error),
+        cached: None,
     }
 }
 
@@ -293,6 +519,30 @@ async fn start_with_retries(
 }
 
 impl Running {
+    /// Stores a completed answer in the cache, in the background.
+    fn store_in_cache(&self, key: [u8; 32], run: &Run) {
+        let now = self.gateway.clock.now();
+        let entry = CachedResponse {
+            key,
+            workspace: run.workspace_id,
+            model: run.model.clone(),
+            output: run.output.clone(),
+            input_tokens: run.input_tokens,
+            output_tokens: run.output_tokens,
+            finish_reason: self.finish_reason.map(str::to_owned),
+            created_at: now,
+            expires_at: now + time::Duration::seconds(i64::from(self.settings.cache_ttl_secs)),
+        };
+        let store = self.gateway.store.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = store.put_cached_response(entry).await {
+                    tracing::warn!(error = ?e, "could not store a response in the cache");
+                }
+            });
+        }
+    }
+
     /// Fills in tokens, cost and timing, records the run and returns its summary.
     fn finish(&mut self, state: RunState, error: Option<String>) -> Option<RunSummary> {
         let mut run = self.run.take()?;
@@ -325,6 +575,7 @@ impl Running {
         run.input_tokens = input;
         run.output_tokens = output;
         run.cost_usd = match self.kind {
+            _ if run.cached => Some(0.0),
             Some(kind) => self
                 .gateway
                 .prices
@@ -332,12 +583,18 @@ impl Running {
                 .cost_usd(input, output),
             None => None,
         };
+        let cost = run.cost_usd.unwrap_or(0.0);
+        if let Some(r) = self.reservation.take() {
+            r.settle(cost);
+        }
         run.latency_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         run.ttft_ms = self
             .first_output
             .map(|t| u64::try_from((t - self.started).as_millis()).unwrap_or(u64::MAX));
         let summary = RunSummary {
             run_id: run.id,
+            model: run.model.clone(),
+            cached: run.cached,
             state: run.state,
             error: run.error.clone(),
             input_tokens: run.input_tokens,
@@ -347,7 +604,28 @@ impl Running {
             ttft_ms: run.ttft_ms,
             finish_reason: self.finish_reason,
         };
-        self.gateway.recorder.record(run);
+        if let Some(key) = self.cache_key
+            && !run.cached
+            && run.state == RunState::Completed
+        {
+            self.store_in_cache(key, &run);
+        }
+        let spend = (cost > 0.0).then(|| SpendEntry {
+            workspace: run.workspace_id,
+            user: run.user_id,
+            month: month_of(run.created_at),
+            usd: cost,
+        });
+        let run = match self.settings.retention {
+            Retention::Full => Some(run),
+            Retention::Metadata => Some(Run {
+                prompt: String::new(),
+                output: String::new(),
+                ..run
+            }),
+            Retention::None => None,
+        };
+        self.gateway.recorder.record(run, spend);
         Some(summary)
     }
 }
@@ -360,36 +638,35 @@ impl Stream for Running {
         if this.done {
             return Poll::Ready(None);
         }
-        if this.pending_start {
-            this.pending_start = false;
-            if let Some(run) = &this.run {
-                return Poll::Ready(Some(RunEvent::Started {
-                    run_id: run.id,
-                    model: run.model.clone(),
-                }));
-            }
-        }
         if let Some(starting) = this.starting.as_mut() {
-            let (meta, result) = match starting.as_mut().poll(cx) {
+            let opened = match starting.as_mut().poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(out) => out,
             };
             this.starting = None;
-            if let Some((id, kind)) = meta {
+            if let Some((_, kind)) = opened.conn {
                 this.kind = Some(kind);
-                if let Some(run) = this.run.as_mut() {
-                    run.connection_id = Some(id);
-                    run.provider = Some(kind);
-                }
             }
-            match result {
+            let Some(run) = this.run.as_mut() else {
+                return Poll::Ready(None);
+            };
+            if let Some((id, kind)) = opened.conn {
+                run.connection_id = Some(id);
+                run.provider = Some(kind);
+            }
+            if opened.model != run.model {
+                run.requested_model = Some(std::mem::replace(&mut run.model, opened.model));
+            }
+            run.cached = opened.cached.is_some();
+            match opened.result {
                 Ok(stream) => this.upstream = Some(stream),
-                Err(message) => {
-                    if let Some(run) = this.run.as_mut() {
-                        run.error = Some(message);
-                    }
-                }
+                Err(message) => run.error = Some(message),
             }
+            return Poll::Ready(Some(RunEvent::Started {
+                run_id: run.id,
+                model: run.model.clone(),
+                cached: run.cached,
+            }));
         }
         let Some(upstream) = this.upstream.as_mut() else {
             // Failed before any upstream call.

@@ -1,12 +1,14 @@
 //! The run recorder: one task writes runs in batches (many runs per durable transaction), so
 //! the request path never waits for an fsync, and the batch in flight is finished on shutdown.
+//! A run's cost is added to the month's spend in the same transaction, also for runs the
+//! workspace's retention does not keep.
 
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::domain::Run;
+use crate::domain::{Run, SpendEntry};
 use crate::store::Store;
 
 /// Most runs written in one transaction.
@@ -15,13 +17,16 @@ const BATCH: usize = 256;
 /// A handle for queueing runs; cheap to clone.
 #[derive(Clone)]
 pub struct Recorder {
-    tx: mpsc::UnboundedSender<Run>,
+    tx: mpsc::UnboundedSender<Record>,
 }
+
+/// One call's record: the run to keep (if the retention keeps it) and its spend.
+type Record = (Option<Run>, Option<SpendEntry>);
 
 impl Recorder {
     /// Starts the writer task. It ends once every handle is dropped and the queue is empty.
     pub fn spawn(store: Arc<dyn Store>) -> (Self, JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Run>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Record>();
         let task = tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
@@ -32,7 +37,10 @@ impl Recorder {
                     }
                 }
                 let n = batch.len();
-                if let Err(e) = store.create_runs(batch).await {
+                let (runs, spend): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                let runs: Vec<Run> = runs.into_iter().flatten().collect();
+                let spend: Vec<SpendEntry> = spend.into_iter().flatten().collect();
+                if let Err(e) = store.create_runs(runs, spend).await {
                     tracing::error!(error = ?e, runs = n, "could not record runs");
                 }
             }
@@ -40,9 +48,12 @@ impl Recorder {
         (Self { tx }, task)
     }
 
-    /// Queues a run (never blocks; safe in `Drop`).
-    pub fn record(&self, run: Run) {
-        if self.tx.send(run).is_err() {
+    /// Queues a run and its spend (never blocks; safe in `Drop`).
+    pub fn record(&self, run: Option<Run>, spend: Option<SpendEntry>) {
+        if run.is_none() && spend.is_none() {
+            return;
+        }
+        if self.tx.send((run, spend)).is_err() {
             tracing::error!("the run recorder has stopped; a run was not recorded");
         }
     }

@@ -42,7 +42,9 @@ pub fn status_of(err: &Error) -> StatusCode {
         Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Error::Forbidden | Error::CrossOrigin => StatusCode::FORBIDDEN,
-        Error::RateLimited { .. } | Error::RateLimitedOn { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::RateLimited { .. } | Error::RateLimitedOn { .. } | Error::OverBudget(_) => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
         Error::Locked(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

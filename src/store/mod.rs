@@ -14,10 +14,11 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    ApiKey, ApiKeyId, AuditEvent, AuditId, Change, Connection, ConnectionId, Invite, InviteId,
-    Member, MemberView, NewAuditEvent, NewTemplate, NewUser, Page, Role, Run, RunId, SaveOutcome,
-    Session, SessionId, Template, TemplateContent, TemplateId, TemplateVersion, TokenHash, User,
-    UserId, UserUpdate, Workspace, WorkspaceId, WorkspaceName,
+    ApiKey, ApiKeyId, AuditEvent, AuditId, CachedResponse, Change, Connection, ConnectionId,
+    GatewaySettings, Invite, InviteId, Member, MemberView, MonthSpend, NewAuditEvent, NewTemplate,
+    NewUser, Page, Role, Run, RunId, SaveOutcome, Session, SessionId, SpendEntry, Template,
+    TemplateContent, TemplateId, TemplateVersion, TokenHash, User, UserId, UserUpdate, Workspace,
+    WorkspaceId, WorkspaceName,
 };
 use crate::error::Result;
 
@@ -330,8 +331,9 @@ pub trait ApiKeyStore {
 /// Runs. Written in batches by the run recorder.
 #[async_trait]
 pub trait RunStore {
-    /// Stores runs in one durable transaction.
-    async fn create_runs(&self, runs: Vec<Run>) -> Result<()>;
+    /// Stores runs and adds `spend` to the monthly spend, in one durable transaction. Runs
+    /// whose workspace or user is gone are skipped.
+    async fn create_runs(&self, runs: Vec<Run>, spend: Vec<SpendEntry>) -> Result<()>;
 
     /// One run or `NotFound`.
     async fn get_run(&self, id: RunId) -> Result<Run>;
@@ -343,6 +345,37 @@ pub trait RunStore {
         before: Option<RunId>,
         limit: usize,
     ) -> Result<Page<Run, RunId>>;
+}
+
+/// Gateway governance: a workspace's settings, its monthly spend and the response cache.
+#[async_trait]
+pub trait GovernanceStore {
+    /// A workspace's settings (the defaults if never set).
+    async fn get_gateway_settings(&self, workspace: WorkspaceId) -> Result<GatewaySettings>;
+
+    /// Replaces a workspace's settings (already validated); `NotFound` without the workspace.
+    async fn update_gateway_settings(
+        &self,
+        workspace: WorkspaceId,
+        settings: GatewaySettings,
+        audit: NewAuditEvent,
+    ) -> Result<GatewaySettings>;
+
+    /// What a workspace's members spent in `month` (`YYYY-MM`).
+    async fn get_month_spend(&self, workspace: WorkspaceId, month: &str) -> Result<MonthSpend>;
+
+    /// The cached response under `key`, unless it expired by `now`.
+    async fn find_cached_response(
+        &self,
+        key: [u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<CachedResponse>>;
+
+    /// Stores (or replaces) a cached response; nothing if its workspace is gone.
+    async fn put_cached_response(&self, entry: CachedResponse) -> Result<()>;
+
+    /// Removes expired entries (and those of deleted workspaces); returns how many.
+    async fn delete_expired_cache(&self, now: OffsetDateTime) -> Result<u64>;
 }
 
 /// The change log that derived indexes follow.
@@ -363,6 +396,7 @@ pub trait Store:
     + ConnectionStore
     + RunStore
     + ApiKeyStore
+    + GovernanceStore
     + ChangeLog
     + Send
     + Sync

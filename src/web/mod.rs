@@ -6,6 +6,7 @@ mod account;
 mod account_form;
 mod admin;
 mod api_keys;
+mod gateway;
 mod home;
 mod login;
 pub mod paths;
@@ -76,6 +77,7 @@ pub fn router(state: WebState) -> (Router, Vec<RouteSpec>) {
     )))));
     let r = api_keys::routes(r);
     let r = playground::routes(providers::routes(templates::routes(workspaces::routes(r))));
+    let r = gateway::routes(r);
     let (router, table) = r.into_parts();
     let router = router
         .layer(middleware::from_fn(clear_shown_flash))

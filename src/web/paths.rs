@@ -107,6 +107,8 @@ pub const ADMIN_PROVIDER_ACTION: &str = "/admin/providers/{conn}/{action}";
 pub const WS_PROVIDERS: &str = "/w/{ws}/providers";
 /// Change, delete or discover models of a workspace connection (POST).
 pub const WS_PROVIDER_ACTION: &str = "/w/{ws}/providers/{conn}/{action}";
+/// A workspace's gateway settings: retention, cache, budgets, fallbacks, limits.
+pub const WS_GATEWAY: &str = "/w/{ws}/gateway";
 /// The playground of a workspace.
 pub const WS_PLAYGROUND: &str = "/w/{ws}/playground";
 /// Start a run (POST, JSON in, newline-delimited JSON events out).

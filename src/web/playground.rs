@@ -76,6 +76,7 @@ async fn page(
 ) -> Result<Markup> {
     let ws = &access.workspace;
     let store = state.auth.store();
+    let cache_on = state.gateway.settings(ws.id).await?.cache_ttl_secs > 0;
     let mut templates = store.list_templates(Some(ws.id)).await?;
     templates.extend(store.list_templates(None).await?);
     let chosen = match q.template.parse::<TemplateId>() {
@@ -190,6 +191,9 @@ async fn page(
                         div.field { label for="temperature" { "Temperature" } input #temperature name="temperature" type="number" step="0.1" min="0" max="2" value=(content.as_ref().and_then(|v| v.content.model.temperature).map(|t| t.to_string()).unwrap_or_default()); }
                         div.field { label for="max_tokens" { "Max tokens" } input #max_tokens name="max_tokens" type="number" min="1" value=(content.as_ref().and_then(|v| v.content.model.max_tokens).map(|t| t.to_string()).unwrap_or_default()); }
                     }
+                    @if cache_on {
+                        div.check { input #use_cache type="checkbox" name="use_cache" value="on"; label for="use_cache" { "Answer from the response cache when this exact prompt was answered before (no cost)" } }
+                    }
                     div.actions {
                         button.button.primary #run type="submit" { "Run" }
                         button.button #stop type="button" disabled { "Stop" }
@@ -268,6 +272,8 @@ struct RunBody {
     temperature: Option<f64>,
     #[serde(default)]
     max_tokens: Option<u32>,
+    #[serde(default)]
+    use_cache: bool,
 }
 
 async fn run(
@@ -328,9 +334,11 @@ async fn run(
         template,
         context_manifest: None,
         api_key: None,
+        allowed_models: Vec::new(),
+        use_cache: body.use_cache,
     };
-    state.gateway.admit(&req)?;
-    let events = state.gateway.run(req).await.map(|event| {
+    let admission = state.gateway.admit(&req).await?;
+    let events = state.gateway.run(req, admission).await.map(|event| {
         let mut line = serde_json::to_vec(&event).unwrap_or_default();
         line.push(b'\n');
         Ok::<_, Infallible>(Bytes::from(line))

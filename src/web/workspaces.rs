@@ -192,7 +192,11 @@ async fn render_settings(
             }
         }
         @if manage {
-            p { a.button.small href=(paths::ws(paths::WS_PROVIDERS, ws.id)) { "Provider connections for this workspace" } }
+            p {
+                a.button.small href=(paths::ws(paths::WS_PROVIDERS, ws.id)) { "Provider connections for this workspace" }
+                " "
+                a.button.small href=(paths::ws(paths::WS_GATEWAY, ws.id)) { "Budgets, cache, retention and limits" }
+            }
             section.panel aria-labelledby="rename-h" {
                 h2 #rename-h { "Name" }
                 form.stack.narrow method="post" action=(paths::ws(paths::WS_RENAME, ws.id)) {

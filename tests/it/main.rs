@@ -13,6 +13,7 @@ mod edge;
 mod fake_llm;
 mod forms;
 mod gateway;
+mod governance;
 mod helpers;
 mod pages;
 mod routes;

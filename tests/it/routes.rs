@@ -113,6 +113,8 @@ const EXPECTED: &[(&str, &str, Need)] = &[
     ("POST", "/admin/providers", InstanceAdmin),
     ("POST", "/admin/providers/{conn}/{action}", InstanceAdmin),
     ("GET", "/w/{ws}/providers", Ws(Role::Admin)),
+    ("GET", "/w/{ws}/gateway", Ws(Role::Admin)),
+    ("POST", "/w/{ws}/gateway", Ws(Role::Admin)),
     ("POST", "/w/{ws}/providers", Ws(Role::Admin)),
     ("POST", "/w/{ws}/providers/{conn}/{action}", Ws(Role::Admin)),
     ("GET", "/api/workspaces", Login),
@@ -122,6 +124,8 @@ const EXPECTED: &[(&str, &str, Need)] = &[
     ("POST", "/api/system/templates", InstanceAdmin),
     ("GET", "/api/workspaces/{ws}", Ws(Role::Viewer)),
     ("PATCH", "/api/workspaces/{ws}", Ws(Role::Admin)),
+    ("GET", "/api/workspaces/{ws}/gateway", Ws(Role::Admin)),
+    ("PUT", "/api/workspaces/{ws}/gateway", Ws(Role::Admin)),
     ("DELETE", "/api/workspaces/{ws}", Ws(Role::Owner)),
     ("GET", "/api/workspaces/{ws}/members", Ws(Role::Viewer)),
     (

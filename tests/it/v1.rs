@@ -8,18 +8,18 @@ use serde_json::{Value, json};
 use crate::fake_llm::{FakeLlm, Script, Wire};
 use crate::helpers::TestApp;
 
-struct V1 {
-    app: TestApp,
-    admin: reqwest::Client,
-    ws: String,
-    _fake: FakeLlm,
+pub(crate) struct V1 {
+    pub(crate) app: TestApp,
+    pub(crate) admin: reqwest::Client,
+    pub(crate) ws: String,
+    pub(crate) fake: FakeLlm,
 }
 
 async fn setup(script: Script) -> V1 {
     setup_with(script, |_| {}).await
 }
 
-async fn setup_with(
+pub(crate) async fn setup_with(
     script: Script,
     adjust: impl FnOnce(&mut promptyard::config::Config) + Send + 'static,
 ) -> V1 {
@@ -64,12 +64,12 @@ async fn setup_with(
         app,
         admin,
         ws,
-        _fake: fake,
+        fake,
     }
 }
 
 impl V1 {
-    async fn key(&self, models: &str) -> String {
+    pub(crate) async fn key(&self, models: &str) -> String {
         let res = self
             .app
             .post_form(
@@ -89,7 +89,7 @@ impl V1 {
         page[start..end].to_owned()
     }
 
-    fn post(&self, key: &str, path: &str, body: Value) -> reqwest::RequestBuilder {
+    pub(crate) fn post(&self, key: &str, path: &str, body: Value) -> reqwest::RequestBuilder {
         reqwest::Client::new()
             .post(self.app.url(path))
             .bearer_auth(key)

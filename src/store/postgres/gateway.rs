@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{PostgresStore, append_change, audit::insert_audit, rows::corrupt, to_i64};
 use crate::domain::{
     ApiKeyId, ChangeKind, Connection, ConnectionId, NewAuditEvent, Page, ProviderKind, Run, RunId,
-    RunState, TemplateId, UserId, WorkspaceId,
+    RunState, SpendEntry, TemplateId, UserId, WorkspaceId,
 };
 use crate::error::{Error, Result};
 use crate::store::{ConnectionStore, RunStore, clamp_limit};
@@ -18,7 +18,8 @@ const CONNECTION_COLUMNS: &str = "id, workspace_id, name, kind, base_url, sealed
 
 const RUN_COLUMNS: &str = "id, workspace_id, user_id, api_key_id, template_id, template_version, \
     connection_id, provider, model, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, \
-    state, error, prompt, output, context_manifest::text AS context_manifest, created_at";
+    state, error, prompt, output, context_manifest::text AS context_manifest, created_at, \
+    requested_model, cached";
 
 fn connection(row: &PgRow) -> Result<Connection> {
     let id: Uuid = row.try_get("id")?;
@@ -67,6 +68,8 @@ fn run(row: &PgRow) -> Result<Run> {
             .map(|p| ProviderKind::parse(&p).map_err(|e| corrupt("run", id, e)))
             .transpose()?,
         model: row.try_get("model")?,
+        requested_model: row.try_get("requested_model")?,
+        cached: row.try_get("cached")?,
         input_tokens: count("input_tokens")?,
         output_tokens: count("output_tokens")?,
         cost_usd: row.try_get("cost_usd")?,
@@ -240,8 +243,8 @@ impl ConnectionStore for PostgresStore {
 
 #[async_trait]
 impl RunStore for PostgresStore {
-    async fn create_runs(&self, runs: Vec<Run>) -> Result<()> {
-        if runs.is_empty() {
+    async fn create_runs(&self, runs: Vec<Run>, spend: Vec<SpendEntry>) -> Result<()> {
+        if runs.is_empty() && spend.is_empty() {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
@@ -254,10 +257,12 @@ impl RunStore for PostgresStore {
                 // workspace or user is gone is skipped, so one such run cannot fail the batch.
                 "INSERT INTO runs (id, workspace_id, user_id, template_id, template_version, \
                  connection_id, provider, model, input_tokens, output_tokens, cost_usd, latency_ms, \
-                 ttft_ms, state, error, prompt, output, context_manifest, created_at, api_key_id) \
+                 ttft_ms, state, error, prompt, output, context_manifest, created_at, api_key_id, \
+                 requested_model, cached) \
                  SELECT $1, $2, $3, (SELECT id FROM templates WHERE id = $4), $5, \
                  (SELECT id FROM provider_connections WHERE id = $6), $7, $8, $9, $10, $11, $12, \
-                 $13, $14, $15, $16, $17, $18::jsonb, $19, (SELECT id FROM api_keys WHERE id = $20) \
+                 $13, $14, $15, $16, $17, $18::jsonb, $19, (SELECT id FROM api_keys WHERE id = $20), \
+                 $21, $22 \
                  WHERE EXISTS (SELECT 1 FROM workspaces WHERE id = $2) \
                  AND EXISTS (SELECT 1 FROM users WHERE id = $3)",
             )
@@ -281,12 +286,15 @@ impl RunStore for PostgresStore {
             .bind(manifest)
             .bind(r.created_at)
             .bind(r.api_key_id.map(|k| k.0))
+            .bind(r.requested_model.as_deref().map(clean))
+            .bind(r.cached)
             .execute(&mut *tx)
             .await?;
         }
         for r in &runs {
             append_change(&mut tx, ChangeKind::Run, r.id.to_string()).await?;
         }
+        super::governance::add_spend(&mut tx, &spend).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -9,6 +9,7 @@
 mod api_keys;
 mod audit;
 mod gateway;
+mod governance;
 mod rows;
 mod sessions;
 mod templates;

@@ -8,6 +8,7 @@
 mod api_keys;
 mod audit;
 mod connections;
+mod governance;
 mod runs;
 mod sessions;
 mod templates;
@@ -64,6 +65,13 @@ const API_KEYS_BY_USER: TableDefinition<(u128, u128), &[u8]> =
 const RUNS_BY_WORKSPACE: TableDefinition<(u128, u128), ()> =
     TableDefinition::new("runs_by_workspace");
 
+/// workspace -> its gateway settings.
+const GATEWAY_SETTINGS: TableDefinition<u128, &[u8]> = TableDefinition::new("gateway_settings");
+/// (workspace, month `YYYY-MM`, user) -> USD spent.
+const SPEND: TableDefinition<(u128, &str, u128), f64> = TableDefinition::new("spend");
+/// request hash -> cached response.
+const RESPONSE_CACHE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("response_cache");
+
 const SCHEMA_VERSION_KEY: &str = "schema_version";
 
 /// An upgrade step takes the schema from version `i` to `i + 1`, where `i` is its index.
@@ -75,6 +83,7 @@ const UPGRADES: &[UpgradeStep] = &[
     create_workspace_tables,
     create_gateway_tables,
     create_api_key_tables,
+    create_governance_tables,
 ];
 
 /// Version 0 -> 1: the tables of the foundation.
@@ -115,6 +124,14 @@ fn create_gateway_tables(txn: &WriteTransaction) -> Result<()> {
 fn create_api_key_tables(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(API_KEYS)?;
     txn.open_table(API_KEYS_BY_USER)?;
+    Ok(())
+}
+
+/// Version 4 -> 5: gateway settings, spend and the response cache.
+fn create_governance_tables(txn: &WriteTransaction) -> Result<()> {
+    txn.open_table(GATEWAY_SETTINGS)?;
+    txn.open_table(SPEND)?;
+    txn.open_table(RESPONSE_CACHE)?;
     Ok(())
 }
 

@@ -3,14 +3,14 @@
 use async_trait::async_trait;
 
 use super::{RUNS, RUNS_BY_WORKSPACE, RedbStore, append_change, decode, encode};
-use crate::domain::{ChangeKind, Page, Run, RunId, WorkspaceId};
+use crate::domain::{ChangeKind, Page, Run, RunId, SpendEntry, WorkspaceId};
 use crate::error::{Error, Result};
 use crate::store::{RunStore, clamp_limit};
 
 #[async_trait]
 impl RunStore for RedbStore {
-    async fn create_runs(&self, runs: Vec<Run>) -> Result<()> {
-        if runs.is_empty() {
+    async fn create_runs(&self, runs: Vec<Run>, spend: Vec<SpendEntry>) -> Result<()> {
+        if runs.is_empty() && spend.is_empty() {
             return Ok(());
         }
         self.blocking(move |db, _| {
@@ -22,6 +22,7 @@ impl RunStore for RedbStore {
                     .insert((run.workspace_id.0.as_u128(), id), ())?;
                 append_change(&txn, ChangeKind::Run, run.id.to_string())?;
             }
+            super::governance::add_spend(&txn, &spend)?;
             txn.commit()?;
             Ok(())
         })

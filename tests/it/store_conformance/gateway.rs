@@ -158,6 +158,8 @@ pub(super) async fn runs(store: Arc<dyn Store>) {
         connection_id: None,
         provider: Some(ProviderKind::Anthropic),
         model: "claude-sonnet-4".into(),
+        requested_model: (n == 3).then(|| "gpt-4o".to_owned()),
+        cached: n == 4,
         input_tokens: n,
         output_tokens: 2 * n,
         cost_usd: if n.is_multiple_of(2) {
@@ -179,9 +181,12 @@ pub(super) async fn runs(store: Arc<dyn Store>) {
         created_at: now(),
     };
     let batch: Vec<Run> = (1..=5).map(|n| run(ws.id, n)).collect();
-    store.create_runs(batch.clone()).await.unwrap();
-    store.create_runs(vec![run(other.id, 9)]).await.unwrap();
-    store.create_runs(vec![]).await.unwrap();
+    store.create_runs(batch.clone(), vec![]).await.unwrap();
+    store
+        .create_runs(vec![run(other.id, 9)], vec![])
+        .await
+        .unwrap();
+    store.create_runs(vec![], vec![]).await.unwrap();
     for r in &batch {
         assert_eq!(
             &store.get_run(r.id).await.unwrap(),
@@ -206,7 +211,7 @@ pub(super) async fn runs(store: Arc<dyn Store>) {
     odd.connection_id = Some(ConnectionId::new());
     let fine = run(ws.id, 8);
     store
-        .create_runs(vec![odd.clone(), fine.clone()])
+        .create_runs(vec![odd.clone(), fine.clone()], vec![])
         .await
         .unwrap();
     assert_eq!(store.get_run(fine.id).await.unwrap(), fine);
@@ -333,4 +338,175 @@ pub(super) async fn api_keys(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(store.list_api_keys(owner.id).await.unwrap().is_empty());
+}
+
+pub(super) async fn governance(store: Arc<dyn Store>) {
+    use promptyard::domain::{
+        CachedResponse, GatewaySettings, RateLimit, Retention, SpendEntry, WorkspaceId,
+    };
+    let owner = store
+        .create_user(new_user("gov@example.org", "Gov"), audit("user.create"))
+        .await
+        .unwrap();
+    let other = store
+        .create_user(new_user("gov2@example.org", "Gov2"), audit("user.create"))
+        .await
+        .unwrap();
+    let ws = store
+        .create_workspace(WorkspaceName::parse("G").unwrap(), owner.id, audit("ws"))
+        .await
+        .unwrap();
+
+    // Settings: defaults until set, then exactly what was stored; unknown workspace refused.
+    assert_eq!(
+        store.get_gateway_settings(ws.id).await.unwrap(),
+        GatewaySettings::default()
+    );
+    let settings = GatewaySettings {
+        retention: Retention::Metadata,
+        cache_ttl_secs: 0,
+        budget_usd: Some(12.5),
+        member_budget_usd: Some(2.0),
+        fallbacks: [("gpt-4o".to_owned(), vec!["claude-sonnet-4".to_owned()])].into(),
+        workspace_limit: RateLimit {
+            requests_per_minute: Some(60),
+            tokens_per_minute: None,
+        },
+        member_limit: RateLimit::default(),
+        key_limit: RateLimit {
+            requests_per_minute: None,
+            tokens_per_minute: Some(1000),
+        },
+    };
+    store
+        .update_gateway_settings(ws.id, settings.clone(), audit("ws.gateway"))
+        .await
+        .unwrap();
+    assert_eq!(store.get_gateway_settings(ws.id).await.unwrap(), settings);
+    assert!(matches!(
+        store
+            .update_gateway_settings(WorkspaceId::new(), settings.clone(), audit("x"))
+            .await,
+        Err(Error::NotFound)
+    ));
+
+    // Spend adds up per member and month, in the recorder's transaction.
+    let spend = |user: UserId, month: &str, usd: f64| SpendEntry {
+        workspace: ws.id,
+        user,
+        month: month.into(),
+        usd,
+    };
+    store
+        .create_runs(
+            vec![],
+            vec![
+                spend(owner.id, "2026-11", 0.25),
+                spend(other.id, "2026-11", 1.0),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .create_runs(
+            vec![],
+            vec![
+                spend(owner.id, "2026-11", 0.5),
+                spend(owner.id, "2026-10", 9.0),
+            ],
+        )
+        .await
+        .unwrap();
+    let nov = store.get_month_spend(ws.id, "2026-11").await.unwrap();
+    assert!((nov.total_usd - 1.75).abs() < 1e-12);
+    assert_eq!(nov.by_user.len(), 2);
+    assert_eq!(nov.by_user[0].0, other.id, "largest first");
+    assert!((nov.by_user[1].1 - 0.75).abs() < 1e-12);
+    let oct = store.get_month_spend(ws.id, "2026-10").await.unwrap();
+    assert!((oct.total_usd - 9.0).abs() < 1e-12);
+    assert_eq!(
+        store
+            .get_month_spend(ws.id, "2026-12")
+            .await
+            .unwrap()
+            .by_user
+            .len(),
+        0
+    );
+
+    // Cache: found until it expires, replaced by key, purged when expired.
+    let t = now();
+    let entry = |key: u8, ttl: i64| CachedResponse {
+        key: [key; 32],
+        workspace: ws.id,
+        model: "gpt-4o".into(),
+        output: "cached ✓".into(),
+        input_tokens: 5,
+        output_tokens: 3,
+        finish_reason: Some("stop".into()),
+        created_at: t,
+        expires_at: t + Duration::seconds(ttl),
+    };
+    store.put_cached_response(entry(1, 60)).await.unwrap();
+    store.put_cached_response(entry(2, 1)).await.unwrap();
+    assert_eq!(
+        store.find_cached_response([1; 32], t).await.unwrap(),
+        Some(entry(1, 60))
+    );
+    assert_eq!(
+        store
+            .find_cached_response([2; 32], t + Duration::seconds(2))
+            .await
+            .unwrap(),
+        None,
+        "expired entries are not served"
+    );
+    assert_eq!(store.find_cached_response([3; 32], t).await.unwrap(), None);
+    let mut replaced = entry(1, 120);
+    replaced.output = "newer".into();
+    store.put_cached_response(replaced.clone()).await.unwrap();
+    assert_eq!(
+        store.find_cached_response([1; 32], t).await.unwrap(),
+        Some(replaced)
+    );
+    assert_eq!(
+        store
+            .delete_expired_cache(t + Duration::seconds(2))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        store
+            .find_cached_response([1; 32], t)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Deleting the workspace takes its settings, spend and cache with it.
+    store
+        .delete_workspace(ws.id, audit("ws.delete"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_gateway_settings(ws.id).await.unwrap(),
+        GatewaySettings::default()
+    );
+    assert_eq!(
+        store
+            .get_month_spend(ws.id, "2026-11")
+            .await
+            .unwrap()
+            .by_user
+            .len(),
+        0
+    );
+    store.delete_expired_cache(t).await.unwrap();
+    assert_eq!(store.find_cached_response([1; 32], t).await.unwrap(), None);
+    // Spend for a deleted workspace is dropped, not an error that sinks the batch.
+    store
+        .create_runs(vec![], vec![spend(owner.id, "2026-11", 1.0)])
+        .await
+        .unwrap();
 }

@@ -135,6 +135,7 @@ async fn run_all(fresh: Fresh, backend: &'static str) {
     gateway::connections(fresh().await).await;
     gateway::runs(fresh().await).await;
     gateway::api_keys(fresh().await).await;
+    gateway::governance(fresh().await).await;
     templates::versions(fresh().await).await;
     templates::labels_move_delete(fresh().await).await;
     templates::import(fresh().await).await;
