@@ -270,12 +270,18 @@ pub fn storage_url(config: &Config) -> Result<StorageUrl> {
     }
 }
 
-/// Removes expired sessions and forgets idle rate-limit keys, every ten minutes.
+/// Removes expired sessions and cached responses and forgets idle rate-limit keys, every ten
+/// minutes.
 async fn janitor(auth: Auth) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
         auth.limiter().retain_recent();
+        match auth.store().delete_expired_cache(auth.clock().now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "removed expired cached responses"),
+            Err(e) => tracing::warn!(error = %e, "cache clean-up failed"),
+        }
         match auth.purge_expired_sessions().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "removed expired sessions"),

@@ -122,7 +122,9 @@ pub struct Gateway {
     prices: Arc<PriceTable>,
     limits: Arc<Limits>,
     budgets: Arc<Budgets>,
-    settings: Arc<RwLock<HashMap<WorkspaceId, Arc<GatewaySettings>>>>,
+    /// Settings by workspace with when they were read; re-read after `SETTINGS_TTL` so a change
+    /// made through another server on the same database applies here too.
+    settings: Arc<RwLock<SettingsCache>>,
     store: Arc<dyn Store>,
     clock: Clock,
 }
@@ -192,22 +194,23 @@ impl Gateway {
         }
     }
 
-    /// A workspace's gateway settings (kept in memory after the first read).
+    /// A workspace's gateway settings (kept in memory for `SETTINGS_TTL` after a read).
     pub async fn settings(&self, workspace: WorkspaceId) -> Result<Arc<GatewaySettings>> {
-        if let Some(s) = self
+        if let Some((at, s)) = self
             .settings
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&workspace)
+            && at.elapsed() < SETTINGS_TTL
         {
             return Ok(s.clone());
         }
         let loaded = Arc::new(self.store.get_gateway_settings(workspace).await?);
-        let mut map = self
-            .settings
+        self.settings
             .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        Ok(map.entry(workspace).or_insert(loaded).clone())
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(workspace, (Instant::now(), loaded.clone()));
+        Ok(loaded)
     }
 
     /// Validates and stores a workspace's settings (an audit event records who changed them
@@ -238,7 +241,7 @@ impl Gateway {
         self.settings
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(workspace, Arc::new(saved.clone()));
+            .insert(workspace, (Instant::now(), Arc::new(saved.clone())));
         Ok(saved)
     }
 
@@ -471,6 +474,12 @@ async fn open(
         cached: None,
     }
 }
+
+/// Workspace settings in memory, with when they were read.
+type SettingsCache = HashMap<WorkspaceId, (Instant, Arc<GatewaySettings>)>;
+
+/// How long a workspace's settings are used from memory before they are read again.
+const SETTINGS_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Attempts after the first when the provider fails before sending anything.
 const RETRIES: u32 = 2;
