@@ -2,7 +2,8 @@
 //! provider, base URLs checked against the outbound policy, model discovery, and the list of
 //! models a workspace can use.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
 use crate::crypto::MasterKey;
@@ -48,7 +49,16 @@ pub struct Providers {
     clock: Clock,
     key: Arc<MasterKey>,
     outbound: Outbound,
+    /// Every connection, as last read, for routing without a store read per call. Changes made
+    /// here clear it at once; others (another server on the same database) within `CACHE_TTL`.
+    cache: Arc<RwLock<Option<Snapshot>>>,
 }
+
+/// The connection list with when it was read.
+type Snapshot = (Instant, Arc<Vec<Connection>>);
+
+/// How long the connection list is routed from memory before it is read again.
+const CACHE_TTL: Duration = Duration::from_secs(10);
 
 fn clean_key(raw: &str) -> Result<String> {
     let k = raw.trim();
@@ -69,6 +79,7 @@ impl Providers {
             clock,
             key: Arc::new(key),
             outbound,
+            cache: Arc::new(RwLock::new(None)),
         }
     }
 
@@ -135,7 +146,9 @@ impl Providers {
         let audit = NewAuditEvent::new(Some(actor.id), "connection.create")
             .ip(ip)
             .detail(format!("{} {}", conn.kind, conn.base_url));
-        self.store.create_connection(conn, audit).await
+        let out = self.store.create_connection(conn, audit).await;
+        self.forget();
+        out
     }
 
     /// Changes a connection. A new base URL needs the key entered again, so a key cannot be
@@ -180,7 +193,9 @@ impl Providers {
         let audit = NewAuditEvent::new(Some(actor.id), "connection.update")
             .ip(ip)
             .detail(format!("{} {}", conn.kind, conn.base_url));
-        self.store.update_connection(conn, audit).await
+        let out = self.store.update_connection(conn, audit).await;
+        self.forget();
+        out
     }
 
     /// Deletes a connection.
@@ -188,7 +203,9 @@ impl Providers {
         let audit = NewAuditEvent::new(Some(actor.id), "connection.delete")
             .ip(ip)
             .detail(conn.name.clone());
-        self.store.delete_connection(conn.id, audit).await
+        let out = self.store.delete_connection(conn.id, audit).await;
+        self.forget();
+        out
     }
 
     /// Asks the provider which models it offers and adds them to the connection's list.
@@ -221,7 +238,9 @@ impl Providers {
         let audit = NewAuditEvent::new(Some(actor.id), "connection.discover")
             .ip(ip)
             .detail(format!("{} models", updated.models.len()));
-        self.store.update_connection(updated, audit).await
+        let out = self.store.update_connection(updated, audit).await;
+        self.forget();
+        out
     }
 
     /// Where and how to call a connection, its key opened.
@@ -245,9 +264,42 @@ impl Providers {
 
     /// The connections a workspace can use: the instance's and its own.
     pub async fn usable(&self, workspace: WorkspaceId) -> Result<Vec<Connection>> {
-        let mut all = self.store.list_connections(None).await?;
-        all.extend(self.store.list_connections(Some(workspace)).await?);
+        let all = self.all().await?;
+        let mut instance: Vec<Connection> = Vec::new();
+        let mut own: Vec<Connection> = Vec::new();
+        for c in all.iter() {
+            match c.workspace_id {
+                None => instance.push(c.clone()),
+                Some(w) if w == workspace => own.push(c.clone()),
+                Some(_) => {}
+            }
+        }
+        instance.sort_by_key(|c| c.name.to_lowercase());
+        own.sort_by_key(|c| c.name.to_lowercase());
+        instance.extend(own);
+        Ok(instance)
+    }
+
+    /// Every connection, from memory while fresh.
+    async fn all(&self) -> Result<Arc<Vec<Connection>>> {
+        if let Some((at, all)) = self
+            .cache
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(all.clone());
+        }
+        let all = Arc::new(self.store.list_all_connections().await?);
+        *self.cache.write().unwrap_or_else(PoisonError::into_inner) =
+            Some((Instant::now(), all.clone()));
         Ok(all)
+    }
+
+    /// Drops the cached list after a change.
+    fn forget(&self) {
+        *self.cache.write().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// The connection offering `model` to `workspace`: a workspace's own connection wins over an
