@@ -175,6 +175,13 @@ impl App {
             shutdown.await;
             let _ = stopping_tx.send(true);
         };
+        // Streamed answers are many small writes: without TCP_NODELAY each waits for the ACK of
+        // the last (Nagle), which a client's delayed ACK holds back up to 40 ms.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let serve = axum::serve(listener, service).with_graceful_shutdown(shutdown);
         let deadline = async move {
             while !*stopping_rx.borrow() {

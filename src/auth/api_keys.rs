@@ -76,26 +76,20 @@ impl Auth {
     /// is not a working key of an enabled member.
     pub async fn authenticate_api_key(&self, presented: &str) -> Result<ApiCaller> {
         let secret = ApiSecret::parse(presented).ok_or(Error::Unauthenticated)?;
-        let key = self
+        let (key, user, member) = self
             .store
-            .find_api_key(secret.hash())
+            .find_api_caller(secret.hash())
             .await?
             .ok_or(Error::Unauthenticated)?;
         let now = self.clock.now();
         if !key.is_active(now) {
             return Err(Error::Unauthenticated);
         }
-        let user = match self.store.get_user(key.user_id).await {
-            Ok(u) if !u.disabled => u,
-            Ok(_) | Err(Error::NotFound) => return Err(Error::Unauthenticated),
-            Err(e) => return Err(e),
+        let user = match user {
+            Some(u) if !u.disabled => u,
+            _ => return Err(Error::Unauthenticated),
         };
-        let role = self
-            .store
-            .find_member(key.workspace_id, user.id)
-            .await?
-            .map(|m| m.role)
-            .ok_or(Error::Unauthenticated)?;
+        let role = member.map(|m| m.role).ok_or(Error::Unauthenticated)?;
         if key.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY) {
             self.store.touch_api_key(key.id, now).await?;
         }

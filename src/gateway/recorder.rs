@@ -4,6 +4,7 @@
 //! workspace's retention does not keep.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -13,6 +14,10 @@ use crate::store::Store;
 
 /// Most runs written in one transaction.
 const BATCH: usize = 256;
+
+/// How long the writer waits for more runs after the first, so that one durable commit (one
+/// fsync) covers many runs at any rate, not one run each when calls come one at a time.
+const LINGER: Duration = Duration::from_millis(20);
 
 /// A handle for queueing runs; cheap to clone.
 #[derive(Clone)]
@@ -30,10 +35,12 @@ impl Recorder {
         let task = tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
+                let until = tokio::time::Instant::now() + LINGER;
                 while batch.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(run) => batch.push(run),
-                        Err(_) => break,
+                    match tokio::time::timeout_at(until, rx.recv()).await {
+                        Ok(Some(run)) => batch.push(run),
+                        // The linger is over, or every handle is gone (shutdown).
+                        Ok(None) | Err(_) => break,
                     }
                 }
                 let n = batch.len();

@@ -20,7 +20,7 @@ use crate::domain::{
     TemplateContent, TemplateId, TemplateVersion, TokenHash, User, UserId, UserUpdate, Workspace,
     WorkspaceId, WorkspaceName,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 pub use open::{StorageUrl, open};
 
@@ -407,6 +407,28 @@ pub trait Store:
 
     /// The backend's name, for logs.
     fn backend(&self) -> &'static str;
+
+    /// The API key with this hash, its user (`None` when gone) and that user's membership of
+    /// the key's workspace, read together: the check behind every `/v1` call. Backends that can
+    /// read all three at once override this.
+    async fn find_api_caller(
+        &self,
+        key_hash: TokenHash,
+    ) -> Result<Option<(ApiKey, Option<User>, Option<Member>)>> {
+        let Some(key) = self.find_api_key(key_hash).await? else {
+            return Ok(None);
+        };
+        let user = match self.get_user(key.user_id).await {
+            Ok(u) => Some(u),
+            Err(Error::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        let member = match &user {
+            Some(u) => self.find_member(key.workspace_id, u.id).await?,
+            None => None,
+        };
+        Ok(Some((key, user, member)))
+    }
 }
 
 /// Clamps a requested page size to `1..=MAX_PAGE`.

@@ -110,6 +110,40 @@ pub(crate) fn parse_once(v: &Value) -> Result<ChatOnce, LlmError> {
     Ok((text, usage(v), finish))
 }
 
+/// One streamed chunk, read without building a `Value` (the common shape; anything else goes
+/// through the general path).
+#[derive(serde::Deserialize)]
+struct Chunk<'a> {
+    #[serde(default, borrow)]
+    choices: Option<Vec<ChunkChoice<'a>>>,
+    #[serde(default)]
+    usage: Option<ChunkUsage>,
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(serde::Deserialize)]
+struct ChunkChoice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<ChunkDelta<'a>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ChunkDelta<'a> {
+    #[serde(default, borrow)]
+    content: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ChunkUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+}
+
 /// Stream state: the finish reason and usage seen so far.
 #[derive(Default)]
 pub(crate) struct Stream {
@@ -136,6 +170,25 @@ impl Decoder for Stream {
         if ev.data.trim() == "[DONE]" {
             self.finish(out);
             return Ok(true);
+        }
+        if let Ok(c) = serde_json::from_str::<Chunk<'_>>(&ev.data)
+            && c.error.is_none()
+        {
+            if let Some(choice) = c.choices.as_ref().and_then(|c| c.first()) {
+                if let Some(text) = choice.delta.as_ref().and_then(|d| d.content.as_ref()) {
+                    out.push(ChatEvent::Delta(text.to_string()));
+                }
+                if let Some(f) = &choice.finish_reason {
+                    self.finish = Some(f.to_string());
+                }
+            }
+            if let Some(u) = c.usage {
+                self.usage = Some((
+                    u.prompt_tokens.unwrap_or(0),
+                    u.completion_tokens.unwrap_or(0),
+                ));
+            }
+            return Ok(false);
         }
         let v = parse_data(&ev.data)?;
         if let Some(err) = v.get("error").filter(|e| !e.is_null()) {

@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 
 use super::{ChangeLog, Store};
 use crate::clock::Clock;
-use crate::domain::{Change, ChangeKind};
+use crate::domain::{ApiKey, Change, ChangeKind, Member, TokenHash, User};
 use crate::error::{Error, Result};
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -268,6 +268,35 @@ impl Store for RedbStore {
 
     fn backend(&self) -> &'static str {
         "redb"
+    }
+
+    async fn find_api_caller(
+        &self,
+        key_hash: TokenHash,
+    ) -> Result<Option<(ApiKey, Option<User>, Option<Member>)>> {
+        self.blocking(move |db, _| {
+            let txn = db.begin_read()?;
+            let keys = txn.open_table(API_KEYS)?;
+            let Some(key) = keys.get(key_hash.0.as_slice())? else {
+                return Ok(None);
+            };
+            let key: ApiKey = decode(key.value())?;
+            let users = txn.open_table(USERS)?;
+            let user: Option<User> = users
+                .get(key.user_id.0.as_u128())?
+                .map(|v| decode(v.value()))
+                .transpose()?;
+            let member = match &user {
+                Some(u) => txn
+                    .open_table(MEMBERS)?
+                    .get((key.workspace_id.0.as_u128(), u.id.0.as_u128()))?
+                    .map(|v| decode(v.value()))
+                    .transpose()?,
+                None => None,
+            };
+            Ok(Some((key, user, member)))
+        })
+        .await
     }
 }
 
