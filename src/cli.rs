@@ -214,14 +214,12 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let app = App::build(&config, Clock::system())
         .await
         .map_err(explain)?;
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (is another server using it?)",
-                config.listen
-            )
-        })?;
+    let listener = listen(&config.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {} (is another server using it?)",
+            config.listen
+        )
+    })?;
     let addr = listener.local_addr()?;
     tracing::info!(
         data_dir = %config.data_dir.display(),
@@ -235,6 +233,22 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     app.serve(listener, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Binds `addr` with a backlog of 1024 (the default 128 drops handshakes in a burst of new
+/// connections, which clients then retry up to a second later).
+async fn listen(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let addr = tokio::net::lookup_host(addr).await?.next().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to listen on")
+    })?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 /// Resolves on ctrl-c or SIGTERM.
