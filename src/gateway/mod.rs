@@ -5,6 +5,7 @@
 
 pub mod budgets;
 pub mod limits;
+mod open;
 pub mod pipeline;
 pub mod providers;
 pub mod recorder;

@@ -7,7 +7,6 @@
 //! drops the upstream response and so aborts the call at once).
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context, Poll};
@@ -15,20 +14,19 @@ use std::time::Instant;
 
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::Providers;
 use super::budgets::{Budgets, Reservation};
 use super::limits::{Caller, Limits};
+use super::open::{Starting, cache_key, open};
 use super::recorder::Recorder;
 use crate::clock::Clock;
 use crate::domain::governance::month_of;
 use crate::domain::{
-    ApiKeyId, CachedResponse, ConnectionId, GatewaySettings, MonthSpend, NewAuditEvent,
-    ProviderKind, Retention, Run, RunId, RunState, SpendEntry, TemplateId, UserId, WorkspaceId,
+    ApiKeyId, CachedResponse, GatewaySettings, MonthSpend, NewAuditEvent, ProviderKind, Retention,
+    Run, RunId, RunState, SpendEntry, TemplateId, UserId, WorkspaceId,
 };
 use crate::error::Result;
-use crate::llm::adapters::chat_stream;
 use crate::llm::chat::{
     ChatEvent, ChatMessage, ChatRequest, ChatStream, LlmError, openai_finish_reason,
 };
@@ -129,21 +127,6 @@ pub struct Gateway {
     clock: Clock,
 }
 
-/// How the call was opened: from the cache, through a connection, or not at all.
-struct Opened {
-    /// The connection that answered.
-    conn: Option<(ConnectionId, ProviderKind)>,
-    /// The model answering.
-    model: String,
-    /// The answer's stream, or why no model could answer.
-    result: Result<ChatStream, String>,
-    /// Served from the cache: (prompt tokens, output tokens) of the original call.
-    cached: Option<(u64, u64)>,
-}
-
-/// The cache lookup, routing and the start of the upstream call.
-type Starting = Pin<Box<dyn Future<Output = Opened> + Send>>;
-
 /// A running call: forwards upstream events, accumulates the run, and records it exactly once,
 /// on its end or when dropped (the client went away).
 struct Running {
@@ -161,15 +144,6 @@ struct Running {
     /// The cache key, when this call may be stored in (or came from) the cache.
     cache_key: Option<[u8; 32]>,
     done: bool,
-}
-
-/// The cache key of a request in a workspace: SHA-256 over the workspace and the exact request
-/// (model, messages, temperature, token limit, stop sequences).
-fn cache_key(workspace: WorkspaceId, chat: &ChatRequest) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(workspace.0.as_bytes());
-    h.update(serde_json::to_vec(chat).unwrap_or_default());
-    h.finalize().into()
 }
 
 impl Gateway {
@@ -363,7 +337,14 @@ impl Gateway {
             })
             .map(|(_, m)| m)
             .collect();
-        let starting: Starting = Box::pin(open(gateway, req, route, cache_key));
+        let starting: Starting = Box::pin(open(
+            gateway.providers.clone(),
+            gateway.store.clone(),
+            gateway.clock.now(),
+            req,
+            route,
+            cache_key,
+        ));
         Running {
             starting: Some(starting),
             upstream: None,
@@ -382,150 +363,11 @@ impl Gateway {
     }
 }
 
-/// Answers from the cache, or tries each model of the route in order (each with its retries)
-/// until one starts answering.
-async fn open(
-    gateway: Gateway,
-    req: RunRequest,
-    route: Vec<String>,
-    cache_key: Option<[u8; 32]>,
-) -> Opened {
-    if let Some(key) = cache_key {
-        match gateway
-            .store
-            .find_cached_response(key, gateway.clock.now())
-            .await
-        {
-            Ok(Some(hit)) if hit.workspace == req.workspace => {
-                let events = vec![
-                    Ok(ChatEvent::Delta(hit.output)),
-                    Ok(ChatEvent::Usage {
-                        input_tokens: hit.input_tokens,
-                        output_tokens: hit.output_tokens,
-                    }),
-                    Ok(ChatEvent::Done {
-                        finish_reason: hit.finish_reason,
-                    }),
-                ];
-                return Opened {
-                    conn: None,
-                    model: hit.model,
-                    result: Ok(Box::pin(futures_util::stream::iter(events))),
-                    cached: Some((hit.input_tokens, hit.output_tokens)),
-                };
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = ?e, "the response cache could not be read"),
-        }
-    }
-    let mut failures: Vec<(String, String)> = Vec::new();
-    let mut last_conn = None;
-    for model in &route {
-        let mut chat = req.chat.clone();
-        chat.model = model.clone();
-        let conn = match gateway.providers.connection_for(req.workspace, model).await {
-            Ok(conn) => conn,
-            Err(e) => {
-                failures.push((model.clone(), e.to_string()));
-                continue;
-            }
-        };
-        last_conn = Some((conn.id, conn.kind));
-        let started = match gateway.providers.endpoint(&conn) {
-            Ok(ep) => start_with_retries(&gateway.providers, &ep, &chat)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => {
-                tracing::error!(connection = %conn.id, error = ?e, "cannot open a provider key");
-                Err(
-                    "the connection's API key cannot be opened; an admin must check the \
-                     master key"
-                        .to_owned(),
-                )
-            }
-        };
-        match started {
-            Ok(stream) => {
-                if !failures.is_empty() {
-                    tracing::info!(asked = %req.chat.model, answering = %model, "fell back to another model");
-                }
-                return Opened {
-                    conn: Some((conn.id, conn.kind)),
-                    model: model.clone(),
-                    result: Ok(stream),
-                    cached: None,
-                };
-            }
-            Err(message) => failures.push((model.clone(), message)),
-        }
-    }
-    let error = match failures.as_slice() {
-        [(_, only)] => only.clone(),
-        many => many
-            .iter()
-            .map(|(m, e)| format!("{m}: {e}"))
-            .collect::<Vec<_>>()
-            .join("; "),
-    };
-    Opened {
-        conn: last_conn,
-        model: req.chat.model.clone(),
-        result: Err(error),
-        cached: None,
-    }
-}
-
 /// Workspace settings in memory, with when they were read.
 type SettingsCache = HashMap<WorkspaceId, (Instant, Arc<GatewaySettings>)>;
 
 /// How long a workspace's settings are used from memory before they are read again.
 const SETTINGS_TTL: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Attempts after the first when the provider fails before sending anything.
-const RETRIES: u32 = 2;
-
-/// Whether an error before any output is worth another try: rate limits (with a short or no
-/// `Retry-After`), provider 5xx and connection failures. Never a timeout (a slow model would
-/// only be slower), a rejected key, an
-/// unknown model or a refused address.
-fn retryable(e: &LlmError) -> Option<std::time::Duration> {
-    match e {
-        LlmError::RateLimited {
-            retry_after: Some(s),
-        } if *s > 5 => None,
-        LlmError::RateLimited { retry_after } => {
-            Some(std::time::Duration::from_secs(retry_after.unwrap_or(1)))
-        }
-        LlmError::Upstream { status, .. } if *status >= 500 => Some(std::time::Duration::ZERO),
-        LlmError::Unreachable(_) => Some(std::time::Duration::ZERO),
-        _ => None,
-    }
-}
-
-/// Starts the upstream stream, retrying with backoff (250 ms, then 1 s, or the provider's
-/// Retry-After) while the failure happens before any output exists, so a retry can never
-/// duplicate output.
-async fn start_with_retries(
-    providers: &Providers,
-    ep: &crate::llm::chat::Endpoint,
-    chat: &ChatRequest,
-) -> Result<ChatStream, LlmError> {
-    let mut attempt = 0;
-    loop {
-        match chat_stream(providers.outbound(), ep, chat).await {
-            Ok(stream) => return Ok(stream),
-            Err(e) => match retryable(&e) {
-                Some(wait) if attempt < RETRIES => {
-                    let backoff = std::time::Duration::from_millis(250 * 4u64.pow(attempt));
-                    tracing::info!(attempt = attempt + 1, error = %e, "retrying the provider");
-                    tokio::time::sleep(wait.max(backoff)).await;
-                    attempt += 1;
-                }
-                _ => return Err(e),
-            },
-        }
-    }
-}
 
 impl Running {
     /// Stores a completed answer in the cache, in the background.
