@@ -259,6 +259,7 @@ async fn chat(
         api_key: Some(caller.key.id),
         allowed_models: caller.key.models.clone(),
         use_cache: body.cache || cache_header(&headers),
+        stream: body.stream,
     };
     let admission = state.gateway.admit(&req).await?;
     if body.stream {
@@ -519,6 +520,7 @@ async fn template_run(
         api_key: Some(caller.key.id),
         allowed_models: caller.key.models.clone(),
         use_cache: body.cache || cache_header(&headers),
+        stream: body.stream,
     };
     let admission = state.gateway.admit(&req).await?;
     let extra = json!({"template_id": t.id, "template_version": v.version});

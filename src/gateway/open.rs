@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use super::Providers;
 use super::pipeline::RunRequest;
 use crate::domain::{ConnectionId, ProviderKind, WorkspaceId};
-use crate::llm::adapters::chat_stream;
+use crate::llm::adapters::{chat_stream, chat_whole};
 use crate::llm::chat::{ChatEvent, ChatRequest, ChatStream, LlmError};
 use crate::store::Store;
 
@@ -87,7 +87,7 @@ pub(super) async fn open(
         };
         last_conn = Some((conn.id, conn.kind));
         let started = match providers.endpoint(&conn) {
-            Ok(ep) => start_with_retries(&providers, &ep, &chat)
+            Ok(ep) => start_with_retries(&providers, &ep, &chat, req.stream)
                 .await
                 .map_err(|e| e.to_string()),
             Err(e) => {
@@ -151,17 +151,24 @@ fn retryable(e: &LlmError) -> Option<std::time::Duration> {
     }
 }
 
-/// Starts the upstream stream, retrying with backoff (250 ms, then 1 s, or the provider's
+/// Starts the upstream stream (or, for a caller that takes the answer whole, the whole
+/// answer), retrying with backoff (250 ms, then 1 s, or the provider's
 /// Retry-After) while the failure happens before any output exists, so a retry can never
 /// duplicate output.
 async fn start_with_retries(
     providers: &Providers,
     ep: &crate::llm::chat::Endpoint,
     chat: &ChatRequest,
+    stream: bool,
 ) -> Result<ChatStream, LlmError> {
     let mut attempt = 0;
     loop {
-        match chat_stream(providers.outbound(), ep, chat).await {
+        let started = if stream {
+            chat_stream(providers.outbound(), ep, chat).await
+        } else {
+            chat_whole(providers.outbound(), ep, chat).await
+        };
+        match started {
             Ok(stream) => return Ok(stream),
             Err(e) => match retryable(&e) {
                 Some(wait) if attempt < RETRIES => {

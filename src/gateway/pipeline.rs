@@ -53,6 +53,9 @@ pub struct RunRequest {
     pub allowed_models: Vec<String>,
     /// Whether the caller asks for the response cache (used when the workspace has it on).
     pub use_cache: bool,
+    /// Whether the caller reads the answer as it arrives; when not, the provider is asked for
+    /// the whole answer at once (one JSON body instead of an event per token).
+    pub stream: bool,
 }
 
 /// A call admitted under the limits and budgets, ready to run.

@@ -336,6 +336,7 @@ async fn run(
         api_key: None,
         allowed_models: Vec::new(),
         use_cache: body.use_cache,
+        stream: true,
     };
     let admission = state.gateway.admit(&req).await?;
     let events = state.gateway.run(req, admission).await.map(|event| {

@@ -159,6 +159,8 @@ async fn v1_chat_completions_answer_in_openais_shapes() {
             }
         };
         assert!(run.api_key_id.is_some(), "attributed to the key");
+        // A caller that takes the answer whole gets it from the provider whole.
+        assert_eq!(t.fake.last_request().body["stream"], json!(false));
     }
 
     // Streamed: SSE chunks, a usage chunk when asked, and [DONE].
@@ -193,6 +195,7 @@ async fn v1_chat_completions_answer_in_openais_shapes() {
             .iter()
             .any(|c| c["usage"]["completion_tokens"].as_u64().is_some())
     );
+    assert_eq!(t.fake.last_request().body["stream"], json!(true));
 }
 
 #[tokio::test]

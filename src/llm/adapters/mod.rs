@@ -63,6 +63,29 @@ pub async fn chat_once(
         .map_err(|e| scrub(e, ep.api_key.as_deref()))
 }
 
+/// A non-streamed chat call presented as a stream (the whole text as one delta, the usage,
+/// then `Done`), for callers that take the answer whole: the provider sends one JSON answer
+/// instead of an event per token.
+pub async fn chat_whole(
+    out: &Outbound,
+    ep: &Endpoint,
+    req: &ChatRequest,
+) -> Result<ChatStream, LlmError> {
+    let (text, usage, finish_reason) = chat_once(out, ep, req).await?;
+    let mut events = Vec::with_capacity(3);
+    if !text.is_empty() {
+        events.push(Ok(ChatEvent::Delta(text)));
+    }
+    if let Some((input_tokens, output_tokens)) = usage {
+        events.push(Ok(ChatEvent::Usage {
+            input_tokens,
+            output_tokens,
+        }));
+    }
+    events.push(Ok(ChatEvent::Done { finish_reason }));
+    Ok(Box::pin(futures_util::stream::iter(events)))
+}
+
 /// The model ids the endpoint lists (Gemini: only those that can generate content).
 pub async fn list_models(out: &Outbound, ep: &Endpoint) -> Result<Vec<String>, LlmError> {
     models(out, ep)

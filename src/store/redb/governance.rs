@@ -119,7 +119,7 @@ impl GovernanceStore for RedbStore {
         key: [u8; 32],
         now: OffsetDateTime,
     ) -> Result<Option<CachedResponse>> {
-        self.blocking(move |db, _| {
+        self.inline(|db| {
             let txn = db.begin_read()?;
             let table = txn.open_table(RESPONSE_CACHE)?;
             let Some(v) = table.get(key.as_slice())? else {
@@ -128,7 +128,6 @@ impl GovernanceStore for RedbStore {
             let entry: CachedResponse = decode(v.value())?;
             Ok((entry.expires_at > now).then_some(entry))
         })
-        .await
     }
 
     async fn put_cached_response(&self, entry: CachedResponse) -> Result<()> {
