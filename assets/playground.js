@@ -122,6 +122,9 @@ if (form) {
       body.template_id = data.get('template_id');
       body.template_version = Number(data.get('template_version'));
       body.variables = variables;
+    } else if (data.get('community_id')) {
+      body.community_id = data.get('community_id');
+      body.variables = variables;
     }
     columns.replaceChildren();
     controllers = models.map(() => new AbortController());

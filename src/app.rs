@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::Auth;
 use crate::clock::Clock;
+use crate::community::Community;
 use crate::config::Config;
 use crate::crypto::{KeySource, MasterKey};
 use crate::error::{Error, Result};
@@ -93,7 +94,13 @@ impl App {
             clock.clone(),
         );
         let workspaces = Workspaces::new(store.clone(), clock.clone());
-        let templates = Templates::new(store.clone(), clock);
+        let templates = Templates::new(store.clone(), clock.clone());
+        let community = Community::new(
+            store.clone(),
+            clock,
+            config.community.clone(),
+            templates.clone(),
+        );
         templates.seed_system_templates().await?;
 
         let (web, web_table) = web::router(web::WebState {
@@ -104,6 +111,7 @@ impl App {
             templates: templates.clone(),
             providers: providers.clone(),
             gateway: gateway.clone(),
+            community: community.clone(),
         });
         let (api, api_table) = api::router(api::ApiState {
             auth: auth.clone(),
@@ -112,6 +120,7 @@ impl App {
             templates,
             providers,
             gateway,
+            community,
         });
         let (health, mut table) = Routes::new(auth.clone(), edge.clone())
             .get("/healthz", Permission::Public, || async { "ok" })

@@ -2,7 +2,7 @@
 //!
 //! Module rules (see DESIGN.md): `domain`, `error`, `config` and `clock` import nothing else from
 //! the crate; `store` is infrastructure; `auth` is a feature and never imports axum or maud;
-//! `workspaces` and `templates` are features like `auth`; `http` is the shared edge; `web` and `api` are the two faces and never import each other;
+//! `workspaces`, `templates` and `community` are features like `auth`; `http` is the shared edge; `web` and `api` are the two faces and never import each other;
 //! only `app` knows every module.
 
 pub mod api;
@@ -10,6 +10,8 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod clock;
+/// The community library: moderation, ratings, comments, flags, usage and forks.
+pub mod community;
 pub mod config;
 pub mod crypto;
 pub mod domain;

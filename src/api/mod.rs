@@ -2,6 +2,7 @@
 //! Errors are `{"error":{"code","message","field"}}` with the right status (429 with
 //! `Retry-After` for login limits). Later issues add the public OpenAI-compatible `/v1`.
 
+mod community;
 mod gateway;
 mod session;
 mod template_ops;
@@ -15,6 +16,7 @@ use axum::extract::FromRef;
 use axum::middleware;
 
 use crate::auth::Auth;
+use crate::community::Community;
 use crate::gateway::{Gateway, Providers};
 use crate::http::Edge;
 use crate::http::error::json_errors;
@@ -37,6 +39,8 @@ pub struct ApiState {
     pub providers: Providers,
     /// The model gateway.
     pub gateway: Gateway,
+    /// The community library.
+    pub community: Community,
 }
 
 impl FromRef<ApiState> for Auth {
@@ -55,7 +59,7 @@ impl FromRef<ApiState> for Edge {
 pub fn router(state: ApiState) -> (Router, Vec<RouteSpec>) {
     let r = Routes::new(state.auth.clone(), state.edge.clone());
     let r = template_ops::routes(templates::routes(workspaces::routes(session::routes(r))));
-    let r = v1::routes(gateway::routes(r));
+    let r = community::routes(v1::routes(gateway::routes(r)));
     let (router, table) = r.into_parts();
     // The /v1 layer sits inside, so it rewrites its errors into OpenAI's shape first.
     let router = router

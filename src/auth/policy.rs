@@ -48,6 +48,9 @@ pub enum Action {
     LabelTemplates,
     /// Move the `production` label.
     LabelProduction,
+    /// Browse, submit, rate, comment on, flag and fork community prompts (moderation and
+    /// community roles are checked against the user's community standing).
+    UseCommunity,
 }
 
 /// What the action is on, with the actor's relation to it resolved by the caller.
@@ -72,6 +75,7 @@ fn min_role(action: Action) -> Option<Role> {
         | Action::ManageUsers
         | Action::ViewAuditLog
         | Action::UseWorkspaces
+        | Action::UseCommunity
         | Action::ManageSystemTemplates
         | Action::ManageProviders => return None,
     })
@@ -96,7 +100,7 @@ pub fn authorize(actor: Actor<'_>, action: Action, resource: Resource) -> Result
             _ => false,
         },
         (_, None) => match action {
-            Action::ManageOwnAccount | Action::UseWorkspaces => true,
+            Action::ManageOwnAccount | Action::UseWorkspaces | Action::UseCommunity => true,
             Action::ManageUsers
             | Action::ViewAuditLog
             | Action::ManageSystemTemplates

@@ -46,10 +46,35 @@ pub struct Config {
     pub pricing: PricingConfig,
     /// Rate limits on model calls.
     pub limits: LimitsConfig,
+    /// The community library's moderation rules.
+    pub community: CommunityConfig,
     /// The directory of the configuration file (the working directory without one); the
     /// default key file lives here. Not a setting.
     #[serde(skip)]
     pub config_dir: PathBuf,
+}
+
+/// The community library's moderation rules.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CommunityConfig {
+    /// Distinct users' flags that hide an approved prompt until a moderator reviews it.
+    pub flag_threshold: u32,
+    /// Reputation at which a user's submissions are approved at once; 0 means only users an
+    /// admin marked trusted.
+    pub trusted_reputation: i64,
+    /// Submissions per user in any 24 hours.
+    pub submissions_per_day: u32,
+}
+
+impl Default for CommunityConfig {
+    fn default() -> Self {
+        Self {
+            flag_threshold: 3,
+            trusted_reputation: 100,
+            submissions_per_day: 10,
+        }
+    }
 }
 
 /// Rate limits on model calls (the `/v1` API and the playground), per minute; 0 means none.
@@ -293,6 +318,7 @@ impl Default for Config {
             secrets: SecretsConfig::default(),
             pricing: PricingConfig::default(),
             limits: LimitsConfig::default(),
+            community: CommunityConfig::default(),
             config_dir: PathBuf::from("."),
         }
     }
@@ -538,6 +564,25 @@ impl Config {
             if v == 0 || v > 3600 {
                 return bad(key, "must be between 1 and 3600".to_owned());
             }
+        }
+        let c = &self.community;
+        if !(1..=1000).contains(&c.flag_threshold) {
+            return bad(
+                "community.flag_threshold",
+                "must be between 1 and 1000".to_owned(),
+            );
+        }
+        if !(0..=1_000_000).contains(&c.trusted_reputation) {
+            return bad(
+                "community.trusted_reputation",
+                "must be between 0 and 1000000".to_owned(),
+            );
+        }
+        if !(1..=10_000).contains(&c.submissions_per_day) {
+            return bad(
+                "community.submissions_per_day",
+                "must be between 1 and 10000".to_owned(),
+            );
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return bad(

@@ -15,6 +15,8 @@ pub enum ChangeKind {
     Template,
     /// A run.
     Run,
+    /// A community prompt (content, state, ratings or usage).
+    CommunityPrompt,
 }
 
 impl ChangeKind {
@@ -25,6 +27,7 @@ impl ChangeKind {
             Self::Workspace => "workspace",
             Self::Template => "template",
             Self::Run => "run",
+            Self::CommunityPrompt => "community_prompt",
         }
     }
 
@@ -35,6 +38,7 @@ impl ChangeKind {
             "workspace" => Some(Self::Workspace),
             "template" => Some(Self::Template),
             "run" => Some(Self::Run),
+            "community_prompt" => Some(Self::CommunityPrompt),
             _ => None,
         }
     }

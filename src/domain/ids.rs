@@ -77,3 +77,11 @@ id_type!(
     /// An API key.
     ApiKeyId
 );
+id_type!(
+    /// A community prompt.
+    CommunityPromptId
+);
+id_type!(
+    /// A comment on a community prompt.
+    CommentId
+);

@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod audit;
 pub mod change;
+pub mod community;
 pub mod governance;
 pub mod ids;
 pub mod provider;
@@ -17,6 +18,10 @@ pub mod workspace;
 pub use api_key::{ApiKey, ApiSecret};
 pub use audit::{AuditEvent, NewAuditEvent};
 pub use change::{Change, ChangeKind};
+pub use community::{
+    Comment, CommentId, CommunityPrompt, CommunityPromptId, CommunityQuery, CommunityStanding,
+    Decision, DecisionAction, Example, Flag, PromptStatus, Submission,
+};
 pub use governance::{
     CachedResponse, GatewaySettings, MonthSpend, RateLimit, Retention, SpendEntry,
 };

@@ -8,6 +8,7 @@ pub mod assets;
 pub mod cookies;
 pub mod error;
 pub mod extract;
+pub mod markdown;
 pub mod middleware;
 pub mod routes;
 

@@ -20,6 +20,10 @@ use crate::domain::{
     TemplateContent, TemplateId, TemplateVersion, TokenHash, User, UserId, UserUpdate, Workspace,
     WorkspaceId, WorkspaceName,
 };
+use crate::domain::{
+    Comment, CommentId, CommunityPrompt, CommunityPromptId, CommunityQuery, CommunityStanding,
+    Decision, Flag,
+};
 use crate::error::{Error, Result};
 
 pub use open::{StorageUrl, open};
@@ -378,6 +382,112 @@ pub trait GovernanceStore {
     async fn delete_expired_cache(&self, now: OffsetDateTime) -> Result<u64>;
 }
 
+/// The community library. Counters (ratings, usage, flags) and the author's reputation change
+/// in the same transaction as the record that moves them, so they stay exact under concurrent
+/// writers; each write to a prompt appends to the change log.
+#[async_trait]
+pub trait CommunityStore {
+    /// A user's standing (a fresh one when they have no record yet).
+    async fn get_standing(&self, user: UserId) -> Result<CommunityStanding>;
+
+    /// Sets a user's moderator and trusted marks (reputation is kept); `NotFound` without the
+    /// user.
+    async fn update_standing(
+        &self,
+        user: UserId,
+        moderator: bool,
+        trusted: bool,
+        audit: NewAuditEvent,
+    ) -> Result<CommunityStanding>;
+
+    /// Stores a new prompt with its first history entry (`submitted` or `auto_approved`,
+    /// whose reputation goes to the author).
+    async fn create_community_prompt(
+        &self,
+        prompt: CommunityPrompt,
+        decision: Decision,
+        audit: NewAuditEvent,
+    ) -> Result<CommunityPrompt>;
+
+    /// How many prompts `user` submitted at or after `since`.
+    async fn count_submissions_since(&self, user: UserId, since: OffsetDateTime) -> Result<u64>;
+
+    /// One prompt or `NotFound` (visibility is the caller's to check).
+    async fn get_community_prompt(&self, id: CommunityPromptId) -> Result<CommunityPrompt>;
+
+    /// The page of prompts `query` asks for, and how many match in all.
+    async fn list_community_prompts(
+        &self,
+        query: &CommunityQuery,
+    ) -> Result<(Vec<CommunityPrompt>, u64)>;
+
+    /// Applies a decision: the prompt's state and reason, the history entry, the author's
+    /// reputation; an approval clears the flags.
+    async fn decide_community_prompt(
+        &self,
+        decision: Decision,
+        audit: NewAuditEvent,
+    ) -> Result<CommunityPrompt>;
+
+    /// A prompt's history, oldest first.
+    async fn list_decisions(&self, prompt: CommunityPromptId) -> Result<Vec<Decision>>;
+
+    /// Sets `user`'s rating of a prompt (replacing an earlier one), keeping the sum and count
+    /// exact and moving the author's reputation by the difference.
+    async fn rate_community_prompt(
+        &self,
+        prompt: CommunityPromptId,
+        user: UserId,
+        stars: u8,
+    ) -> Result<CommunityPrompt>;
+
+    /// `user`'s rating of a prompt.
+    async fn find_rating(&self, prompt: CommunityPromptId, user: UserId) -> Result<Option<u8>>;
+
+    /// Stores a comment; `NotFound` without the prompt.
+    async fn create_comment(&self, comment: Comment) -> Result<Comment>;
+
+    /// One comment or `NotFound`.
+    async fn get_comment(&self, id: CommentId) -> Result<Comment>;
+
+    /// Replaces a comment's text.
+    async fn update_comment(
+        &self,
+        id: CommentId,
+        body: String,
+        at: OffsetDateTime,
+    ) -> Result<Comment>;
+
+    /// Deletes a comment (`audit` when a moderator does it).
+    async fn delete_comment(&self, id: CommentId, audit: Option<NewAuditEvent>) -> Result<()>;
+
+    /// A prompt's comments, oldest first.
+    async fn list_comments(&self, prompt: CommunityPromptId) -> Result<Vec<Comment>>;
+
+    /// Records a user's flag (one per user until the prompt is approved again). When an
+    /// approved prompt reaches `threshold` flags it becomes `flagged`, with a history entry.
+    /// Returns the prompt and whether the flag was new.
+    async fn flag_community_prompt(
+        &self,
+        flag: Flag,
+        threshold: u32,
+    ) -> Result<(CommunityPrompt, bool)>;
+
+    /// A prompt's open flags, oldest first.
+    async fn list_flags(&self, prompt: CommunityPromptId) -> Result<Vec<Flag>>;
+
+    /// Counts a use (run or fork) of a prompt by `user` on `day`, once per user and day; a
+    /// fork also gives the author reputation (once per user and day too). Returns whether it
+    /// counted.
+    async fn record_community_use(
+        &self,
+        prompt: CommunityPromptId,
+        user: UserId,
+        day: time::Date,
+        fork: bool,
+    ) -> Result<bool>;
+}
+
 /// The change log that derived indexes follow.
 #[async_trait]
 pub trait ChangeLog {
@@ -397,6 +507,7 @@ pub trait Store:
     + RunStore
     + ApiKeyStore
     + GovernanceStore
+    + CommunityStore
     + ChangeLog
     + Send
     + Sync

@@ -6,6 +6,7 @@ mod account;
 mod account_form;
 mod admin;
 mod api_keys;
+mod community;
 mod gateway;
 mod home;
 mod login;
@@ -25,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 
 use crate::auth::{Auth, Authenticated};
+use crate::community::Community;
 use crate::config::Registration;
 use crate::domain::{Role, Workspace, WorkspaceId};
 use crate::error::Error;
@@ -55,6 +57,8 @@ pub struct WebState {
     pub providers: Providers,
     /// The model gateway.
     pub gateway: Gateway,
+    /// The community library.
+    pub community: Community,
 }
 
 impl FromRef<WebState> for Auth {
@@ -77,7 +81,7 @@ pub fn router(state: WebState) -> (Router, Vec<RouteSpec>) {
     )))));
     let r = api_keys::routes(r);
     let r = playground::routes(providers::routes(templates::routes(workspaces::routes(r))));
-    let r = gateway::routes(r);
+    let r = community::routes(gateway::routes(r));
     let (router, table) = r.into_parts();
     let router = router
         .layer(middleware::from_fn(clear_shown_flash))

@@ -22,7 +22,7 @@ use super::views::{Nav, layout, when};
 use super::{PageCtx, WebState, paths};
 use crate::auth::Action;
 use crate::domain::variables::VarKind;
-use crate::domain::{Role, RunId, TemplateContent, TemplateId};
+use crate::domain::{CommunityPromptId, Role, RunId, TemplateContent, TemplateId};
 use crate::error::{Error, Result};
 use crate::gateway::RunRequest;
 use crate::http::assets::asset_url;
@@ -52,6 +52,8 @@ struct PageQuery {
     template: String,
     #[serde(default)]
     run: String,
+    #[serde(default)]
+    community: String,
 }
 
 /// A template this workspace may use: its own or a system one.
@@ -87,6 +89,18 @@ async fn page(
         Some(t) => Some(state.templates.version(t, None).await?),
         None => None,
     };
+    // "Run in playground" from the community library: its content, like a template's.
+    let community = match q.community.parse::<CommunityPromptId>() {
+        Ok(id) => {
+            let viewer = state.community.standing(&access.auth.user).await?;
+            Some(state.community.get(&viewer, id).await?)
+        }
+        Err(_) => None,
+    };
+    let shown: Option<&TemplateContent> = content
+        .as_ref()
+        .map(|v| &v.content)
+        .or(community.as_ref().map(|p| &p.content));
     // "Run again": a past run of this workspace prefills the prompt and model.
     let past = match q.run.parse::<RunId>() {
         Ok(id) => {
@@ -95,11 +109,8 @@ async fn page(
         }
         Err(_) => None,
     };
-    let (mut system, mut user) = match &content {
-        Some(v) => (
-            v.content.system_prompt.clone(),
-            v.content.user_prompt_template.clone(),
-        ),
+    let (mut system, mut user) = match shown {
+        Some(c) => (c.system_prompt.clone(), c.user_prompt_template.clone()),
         None => (String::new(), String::new()),
     };
     if let Some(run) = &past
@@ -126,9 +137,17 @@ async fn page(
             }
         }
     }
-    let preselected: Vec<String> = match (&past, &content) {
+    let preselected: Vec<String> = match (&past, shown) {
         (Some(run), _) => vec![run.model.clone()],
-        (None, Some(v)) => v.content.model.model.iter().cloned().collect(),
+        (None, Some(c)) => c
+            .model
+            .model
+            .iter()
+            .chain(community.iter().flat_map(|p| p.models.iter()))
+            .filter(|m| models.iter().any(|(id, _)| id == *m))
+            .take(1)
+            .cloned()
+            .collect(),
         _ => models
             .first()
             .map(|(m, _)| vec![m.clone()])
@@ -164,20 +183,24 @@ async fn page(
                 input type="hidden" name="template_id" value=(t.id);
                 input type="hidden" name="template_version" value=(v.version);
             }
+            @if let Some(p) = &community {
+                input type="hidden" name="community_id" value=(p.id);
+            }
             div.grid-2 {
                 div.stack {
                     div.field {
                         label for="system_prompt" { "System prompt" }
-                        textarea #system_prompt.code name="system_prompt" rows="4" readonly[content.is_some()] { (system) }
+                        textarea #system_prompt.code name="system_prompt" rows="4" readonly[shown.is_some()] { (system) }
                     }
                     div.field {
                         label for="user_prompt" { "User prompt" }
-                        textarea #user_prompt.code name="user_prompt" rows="8" readonly[content.is_some()] { (user) }
+                        textarea #user_prompt.code name="user_prompt" rows="8" readonly[shown.is_some()] { (user) }
                         @if content.is_some() { p.hint { "From the template; fill its variables on the right." } }
+                        @if let Some(p) = &community { p.hint { "From the community prompt " a href=(format!("/community/p/{}", p.id)) { (p.content.name) } "; fill its variables on the right." } }
                     }
                 }
                 div.stack {
-                    @if let Some(v) = &content { (variables_form(&v.content)) }
+                    @if let Some(c) = shown { (variables_form(c)) }
                     fieldset.models {
                         legend { "Models (up to " (MAX_MODELS) ")" }
                         @for (m, conn) in &models {
@@ -188,8 +211,8 @@ async fn page(
                         }
                     }
                     div.field-row {
-                        div.field { label for="temperature" { "Temperature" } input #temperature name="temperature" type="number" step="0.1" min="0" max="2" value=(content.as_ref().and_then(|v| v.content.model.temperature).map(|t| t.to_string()).unwrap_or_default()); }
-                        div.field { label for="max_tokens" { "Max tokens" } input #max_tokens name="max_tokens" type="number" min="1" value=(content.as_ref().and_then(|v| v.content.model.max_tokens).map(|t| t.to_string()).unwrap_or_default()); }
+                        div.field { label for="temperature" { "Temperature" } input #temperature name="temperature" type="number" step="0.1" min="0" max="2" value=(shown.and_then(|c| c.model.temperature).map(|t| t.to_string()).unwrap_or_default()); }
+                        div.field { label for="max_tokens" { "Max tokens" } input #max_tokens name="max_tokens" type="number" min="1" value=(shown.and_then(|c| c.model.max_tokens).map(|t| t.to_string()).unwrap_or_default()); }
                     }
                     @if cache_on {
                         div.check { input #use_cache type="checkbox" name="use_cache" value="on"; label for="use_cache" { "Answer from the response cache when this exact prompt was answered before (no cost)" } }
@@ -267,6 +290,8 @@ struct RunBody {
     #[serde(default)]
     template_version: Option<u32>,
     #[serde(default)]
+    community_id: Option<CommunityPromptId>,
+    #[serde(default)]
     variables: Map<String, Value>,
     #[serde(default)]
     temperature: Option<f64>,
@@ -305,7 +330,17 @@ async fn run(
                 Some((t.id, v.version)),
             )
         }
-        None => (body.system_prompt, body.user_prompt, None),
+        None => match body.community_id {
+            // A community prompt renders like a template and counts as a use of it.
+            Some(id) => {
+                let viewer = state.community.standing(&access.auth.user).await?;
+                let p = state.community.get(&viewer, id).await?;
+                let rendered = crate::templates::render(&p.content, &body.variables)?;
+                state.community.record_run(&viewer, id).await?;
+                (rendered.system_prompt, rendered.user_prompt, None)
+            }
+            None => (body.system_prompt, body.user_prompt, None),
+        },
     };
     if user.trim().is_empty() && system.trim().is_empty() {
         return Err(Error::invalid("user_prompt", "write a prompt first"));

@@ -19,6 +19,8 @@ pub enum Nav {
     Playground,
     /// The current workspace's settings and members.
     Workspace,
+    /// The community library.
+    Community,
     /// Account.
     Account,
     /// Admin.
@@ -48,6 +50,7 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, content: Markup) -> Markup {
                                     (nav_link(&paths::ws(paths::WS_PLAYGROUND, id), "Playground", nav == Nav::Playground))
                                     (nav_link(&paths::ws(paths::WS_SETTINGS, id), "Members", nav == Nav::Workspace))
                                 }
+                                (nav_link("/community", "Community", nav == Nav::Community))
                                 (nav_link(paths::ACCOUNT, "Account", nav == Nav::Account))
                                 @if user.is_admin() {
                                     (nav_link(paths::ADMIN_USERS, "Admin", nav == Nav::Admin))

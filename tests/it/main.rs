@@ -9,6 +9,7 @@ mod adapters;
 mod api;
 mod auth;
 mod cli;
+mod community;
 mod edge;
 mod fake_llm;
 mod forms;

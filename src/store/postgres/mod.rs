@@ -8,6 +8,7 @@
 
 mod api_keys;
 mod audit;
+mod community;
 mod gateway;
 mod governance;
 mod rows;

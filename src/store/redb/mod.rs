@@ -7,6 +7,7 @@
 
 mod api_keys;
 mod audit;
+mod community;
 mod connections;
 mod governance;
 mod runs;
@@ -72,6 +73,29 @@ const SPEND: TableDefinition<(u128, &str, u128), f64> = TableDefinition::new("sp
 /// request hash -> cached response.
 const RESPONSE_CACHE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("response_cache");
 
+/// user -> their community standing.
+const COMMUNITY_STANDING: TableDefinition<u128, &[u8]> = TableDefinition::new("community_standing");
+const COMMUNITY_PROMPTS: TableDefinition<u128, &[u8]> = TableDefinition::new("community_prompts");
+/// (author, prompt) -> ().
+const COMMUNITY_BY_AUTHOR: TableDefinition<(u128, u128), ()> =
+    TableDefinition::new("community_by_author");
+/// (prompt, position) -> decision.
+const COMMUNITY_DECISIONS: TableDefinition<(u128, u64), &[u8]> =
+    TableDefinition::new("community_decisions");
+/// (prompt, user) -> stars.
+const COMMUNITY_RATINGS: TableDefinition<(u128, u128), u8> =
+    TableDefinition::new("community_ratings");
+const COMMUNITY_COMMENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("community_comments");
+/// (prompt, comment) -> ().
+const COMMENTS_BY_PROMPT: TableDefinition<(u128, u128), ()> =
+    TableDefinition::new("community_comments_by_prompt");
+/// (prompt, user) -> flag.
+const COMMUNITY_FLAGS: TableDefinition<(u128, u128), &[u8]> =
+    TableDefinition::new("community_flags");
+/// (prompt, user, Julian day) -> whether it was a fork.
+const COMMUNITY_USES: TableDefinition<(u128, u128, i32), bool> =
+    TableDefinition::new("community_uses");
+
 const SCHEMA_VERSION_KEY: &str = "schema_version";
 
 /// An upgrade step takes the schema from version `i` to `i + 1`, where `i` is its index.
@@ -84,6 +108,7 @@ const UPGRADES: &[UpgradeStep] = &[
     create_gateway_tables,
     create_api_key_tables,
     create_governance_tables,
+    create_community_tables,
 ];
 
 /// Version 0 -> 1: the tables of the foundation.
@@ -132,6 +157,20 @@ fn create_governance_tables(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(GATEWAY_SETTINGS)?;
     txn.open_table(SPEND)?;
     txn.open_table(RESPONSE_CACHE)?;
+    Ok(())
+}
+
+/// Version 5 -> 6: the community library.
+fn create_community_tables(txn: &WriteTransaction) -> Result<()> {
+    txn.open_table(COMMUNITY_STANDING)?;
+    txn.open_table(COMMUNITY_PROMPTS)?;
+    txn.open_table(COMMUNITY_BY_AUTHOR)?;
+    txn.open_table(COMMUNITY_DECISIONS)?;
+    txn.open_table(COMMUNITY_RATINGS)?;
+    txn.open_table(COMMUNITY_COMMENTS)?;
+    txn.open_table(COMMENTS_BY_PROMPT)?;
+    txn.open_table(COMMUNITY_FLAGS)?;
+    txn.open_table(COMMUNITY_USES)?;
     Ok(())
 }
 

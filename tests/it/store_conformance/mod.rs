@@ -5,6 +5,7 @@
 //! `PROMPTYARD_TEST_POSTGRES_URL` points at a server where the test may create databases (each
 //! case gets its own `promptyard_test_<uuid>` database, dropped at the end).
 
+mod community;
 mod gateway;
 mod log;
 mod sessions;
@@ -141,6 +142,9 @@ async fn run_all(fresh: Fresh, backend: &'static str) {
     templates::import(fresh().await).await;
     templates::system_templates(fresh().await).await;
     templates::change_log_entries(fresh().await).await;
+    community::prompts_visibility_and_moderation(fresh().await).await;
+    community::ratings_sorting_and_uses(fresh().await).await;
+    community::comments_and_flags(fresh().await).await;
 }
 
 pub(super) fn new_user(email: &str, name: &str) -> NewUser {
