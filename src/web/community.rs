@@ -18,18 +18,19 @@ use crate::community::Moderation;
 use crate::domain::community::Sort;
 use crate::domain::{
     CommentId, CommunityPrompt, CommunityPromptId, CommunityQuery, Example, PromptStatus, Role,
-    Submission, TemplateContent, TemplateId, UserId, WorkspaceId,
+    Run, RunId, Submission, TemplateContent, TemplateId, UserId, WorkspaceId,
 };
 use crate::error::{Error, Result};
 use crate::http::cookies::set_flash;
 use crate::http::extract::{CurrentUser, Form, Path, Query};
 use crate::http::markdown;
 use crate::http::routes::{Permission, Routes};
+use crate::llm::chat::{ChatMessage, ChatRole};
 
 /// Page paths.
 pub const BROWSE: &str = "/community";
 /// The submission form.
-pub const NEW: &str = "/community/new";
+pub const NEW: &str = paths::COMMUNITY_NEW;
 /// The moderation queue.
 pub const QUEUE: &str = "/community/queue";
 /// One prompt.
@@ -104,6 +105,14 @@ fn stars(p: &CommunityPrompt) -> Markup {
     }
 }
 
+fn used(n: u64) -> String {
+    match n {
+        0 => "not used yet".into(),
+        1 => "used once".into(),
+        n => format!("used {n} times"),
+    }
+}
+
 fn status_badge(s: PromptStatus) -> Markup {
     html! { span class=(format!("badge status-{}", s.as_str())) { (s.as_str()) } }
 }
@@ -115,7 +124,7 @@ async fn card(state: &WebState, p: &CommunityPrompt) -> Result<Markup> {
             h3 { a href=(prompt_path(p.id)) { (p.content.name) } " " @if p.status != PromptStatus::Approved { (status_badge(p.status)) } }
             @if !p.content.description.is_empty() { p { (p.content.description) } }
             p.meta.small {
-                "by " a href=(author_path(p.author)) { (author) } " · " (stars(p)) " · used " (p.usage_count) " times"
+                "by " a href=(author_path(p.author)) { (author) } " · " (stars(p)) " · " (used(p.usage_count))
                 @for t in &p.content.tags { " " a.tag href=(format!("{BROWSE}?tag={}", urlencoding(t))) { "#" (t) } }
             }
         }
@@ -250,6 +259,8 @@ struct SubmitForm {
     template: Option<TemplateId>,
     #[serde(default)]
     version: Option<u32>,
+    #[serde(default)]
+    run: Option<RunId>,
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -268,6 +279,7 @@ fn submit_page(ctx: &PageCtx, form: &SubmitForm, error: Option<&Error>) -> Marku
         form.stack method="post" action=(BROWSE) {
             @if let Some(t) = form.template { input type="hidden" name="template" value=(t); }
             @if let Some(v) = form.version { input type="hidden" name="version" value=(v); }
+            @if let Some(r) = form.run { input type="hidden" name="run" value=(r); }
             div.field { label for="title" { "Title" } input #title name="title" value=(form.title) required maxlength="120" aria-invalid=[invalid("name").then_some("true")]; }
             div.field { label for="description" { "Description" } textarea #description name="description" rows="2" { (form.description) } }
             div.field { label for="tags" { "Tags (comma-separated)" } input #tags name="tags" value=(form.tags) aria-invalid=[invalid("tags").then_some("true")]; }
@@ -289,6 +301,8 @@ fn submit_page(ctx: &PageCtx, form: &SubmitForm, error: Option<&Error>) -> Marku
 struct NewQuery {
     #[serde(default)]
     template: String,
+    #[serde(default)]
+    run: String,
 }
 
 /// The form, prefilled from a template the user may read ("share to community").
@@ -313,7 +327,58 @@ async fn new_form(
             ..SubmitForm::default()
         };
     }
+    if let Ok(id) = q.run.parse::<RunId>() {
+        // "Share with this output as an example": the run's template (if any) or its prompt,
+        // and its output.
+        let run = readable_run(&state, &auth, id).await?;
+        let mut content = TemplateContent::default();
+        let mut version = None;
+        if let Some(t) = run.template_id
+            && let Ok((c, v)) = readable_template(&state, &auth, t).await
+        {
+            content = c;
+            version = Some(run.template_version.unwrap_or(v));
+        } else if let Ok(messages) = serde_json::from_str::<Vec<ChatMessage>>(&run.prompt) {
+            let join = |system: bool| {
+                messages
+                    .iter()
+                    .filter(|m| (m.role == ChatRole::System) == system)
+                    .map(|m| m.content.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            content.system_prompt = join(true);
+            content.user_prompt_template = join(false);
+        }
+        form = SubmitForm {
+            title: content.name,
+            description: content.description,
+            tags: content.tags.join(", "),
+            system_prompt: content.system_prompt,
+            prompt: content.user_prompt_template,
+            models: run.model.clone(),
+            example_model: run.model.clone(),
+            example_output: run.output.clone(),
+            template: version.and(run.template_id),
+            version,
+            run: Some(id),
+        };
+    }
     Ok(submit_page(&ctx, &form, None))
+}
+
+/// A run `auth` may read: one of a workspace they belong to.
+async fn readable_run(state: &WebState, auth: &Authenticated, id: RunId) -> Result<Run> {
+    let store = state.auth.store();
+    let run = store.get_run(id).await?;
+    if store
+        .find_member(run.workspace_id, auth.user.id)
+        .await?
+        .is_none()
+    {
+        return Err(Error::NotFound);
+    }
+    Ok(run)
 }
 
 /// The latest content of a template `auth` may read (a system template, or one of their
@@ -366,12 +431,16 @@ async fn submit(
             output: form.example_output.clone(),
         }]
     };
+    let source_run = match form.run {
+        Some(id) => Some(readable_run(&state, &auth, id).await?.id),
+        None => None,
+    };
     let submission = Submission {
         content,
         models: split_list(&form.models),
         examples,
         source_template,
-        source_run: None,
+        source_run,
     };
     match state
         .community
@@ -466,7 +535,16 @@ async fn show(
         comment_rows.push((c, name));
     }
     let history = if viewer.moderator || mine {
-        Some(state.community.history(&viewer, id).await?)
+        let (decisions, flags) = state.community.history(&viewer, id).await?;
+        let mut named = Vec::with_capacity(decisions.len());
+        for d in decisions {
+            let by = match d.moderator {
+                Some(m) => Some(name_of(&state, m).await?),
+                None => None,
+            };
+            named.push((d, by));
+        }
+        Some((named, flags))
     } else {
         None
     };
@@ -481,15 +559,15 @@ async fn show(
         div.page-head {
             h1 { (p.content.name) " " @if !approved { (status_badge(p.status)) } }
         }
-        p.meta { "by " a href=(author_path(p.author)) { (author) } " · " (stars(&p)) " · used " (p.usage_count) " times · shared " (when(p.created_at)) }
+        p.meta { "by " a href=(author_path(p.author)) { (author) } " · " (stars(&p)) " · " (used(p.usage_count)) " · shared " (when(p.created_at)) }
         @if let Some(reason) = &p.status_reason { @if mine || viewer.moderator { div.flash.flash-error role="status" { "Moderator's note: " (reason) } } }
         @if !p.content.description.is_empty() { p { (p.content.description) } }
         p { @for t in &p.content.tags { a.tag href=(format!("{BROWSE}?tag={}", urlencoding(t))) { "#" (t) } " " } }
         @if !p.models.is_empty() { p.small { "Suggested models: " @for (i, m) in p.models.iter().enumerate() { @if i > 0 { ", " } a href=(format!("{BROWSE}?model={}", urlencoding(m))) { code { (m) } } } } }
         @if !p.content.system_prompt.is_empty() {
-            h2 { "System prompt" } pre.code { (p.content.system_prompt) }
+            h2 { "System prompt" } pre.code.wrap { (p.content.system_prompt) }
         }
-        h2 { "Prompt" } pre.code #prompt-text { (p.content.user_prompt_template) }
+        h2 { "Prompt" } pre.code.wrap #prompt-text { (p.content.user_prompt_template) }
         @if !p.examples.is_empty() {
             h2 { "Example outputs" }
             @for e in &p.examples {
@@ -521,7 +599,7 @@ async fn show(
                 h2 #rate-h { "Your rating" }
                 form.inline method="post" action=(paths::with_id(RATE, p.id)) {
                     fieldset.stars {
-                        legend.visually-hidden { "Stars" }
+                        legend.sr-only { "Stars" }
                         @for n in 1..=5u8 {
                             input id=(format!("star-{n}")) type="radio" name="stars" value=(n) checked[my_rating == Some(n)] required;
                             label for=(format!("star-{n}")) { (n) "★" }
@@ -541,7 +619,7 @@ async fn show(
                         details {
                             summary.small { "Edit" }
                             form.stack method="post" action=(paths::with_id(COMMENT_EDIT, c.id)) {
-                                label.visually-hidden for=(format!("edit-{}", c.id)) { "Comment" }
+                                label.sr-only for=(format!("edit-{}", c.id)) { "Comment" }
                                 textarea id=(format!("edit-{}", c.id)) name="body" rows="3" { (c.body) }
                                 button.button.small type="submit" { "Save" }
                             }
@@ -588,8 +666,8 @@ async fn show(
             section.panel aria-labelledby="hist-h" {
                 h2 #hist-h { "Moderation history" }
                 ol.small {
-                    @for d in decisions {
-                        li { strong { (d.action.as_str()) } " · " (when(d.at)) @if !d.reason.is_empty() { " · " (d.reason) } }
+                    @for (d, by) in decisions {
+                        li { strong { (d.action.as_str()) } @if let Some(by) = by { " by " (by) } " · " (when(d.at)) @if !d.reason.is_empty() { " · " (d.reason) } }
                     }
                 }
                 @if !flags.is_empty() {

@@ -121,3 +121,6 @@ pub const WS_RUN: &str = "/w/{ws}/runs/{run}";
 pub const API_KEYS: &str = "/account/api-keys";
 /// Revoke an API key (POST).
 pub const API_KEY_REVOKE: &str = "/account/api-keys/{key}/revoke";
+
+/// The community submission form (`?template=ID` or `?run=ID` prefill it).
+pub const COMMUNITY_NEW: &str = "/community/new";

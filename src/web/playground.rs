@@ -473,7 +473,12 @@ async fn run_page(
     let body = html! {
         div.page-head {
             h1 { "Run of " (run.model) }
-            a.button.primary href=(again) { "Run again" }
+            div.actions {
+                a.button.primary href=(again) { "Run again" }
+                @if run.state == crate::domain::RunState::Completed && !run.output.is_empty() {
+                    a.button href=(format!("{}?run={}", paths::COMMUNITY_NEW, run.id)) { "Share to community" }
+                }
+            }
         }
         p.muted {
             span.badge { (run.state) } " · " (when(run.created_at)) " · "

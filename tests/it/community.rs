@@ -622,3 +622,282 @@ async fn community_ratings_stay_exact_under_50_concurrent_votes() {
         json!({"average": 3.0, "count": 50})
     );
 }
+
+#[tokio::test]
+async fn community_share_from_a_template_and_from_a_run_through_the_pages() {
+    use promptyard::domain::{
+        NewAuditEvent, NewTemplate, ProviderKind, Run, RunId, RunState, TemplateContent,
+        WorkspaceId,
+    };
+    let p = people().await;
+    let ws: WorkspaceId = p.personal_workspace(&p.author).await.parse().unwrap();
+    let content = TemplateContent {
+        name: "Release notes".into(),
+        description: "Summarises a changelog.".into(),
+        tags: vec!["writing".into()],
+        user_prompt_template: "Summarise {{notes}}".into(),
+        variables: serde_json::from_value(json!([{"name": "notes", "type": "text"}])).unwrap(),
+        ..TemplateContent::default()
+    };
+    let (t, _) = p
+        .app
+        .store
+        .create_template(
+            NewTemplate {
+                workspace_id: Some(ws),
+                content: content.validated().unwrap(),
+                message: String::new(),
+                author: Some(p.ids["author"]),
+            },
+            NewAuditEvent::new(None, "template.create"),
+        )
+        .await
+        .unwrap();
+
+    // From a template: the form comes prefilled; its variables travel with it.
+    let page = p
+        .app
+        .get(&p.author, &format!("/community/new?template={}", t.id))
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("value=\"Release notes\"") && html.contains("Summarise {{notes}}"));
+    let res = p
+        .app
+        .post_form(
+            &p.author,
+            "/community",
+            &[
+                ("title", "Release notes"),
+                ("prompt", "Summarise {{notes}}"),
+                ("tags", "writing"),
+                ("template", &t.id.to_string()),
+                ("version", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let id = crate::helpers::location(&res)
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let shared = p
+        .app
+        .store
+        .get_community_prompt(id.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(shared.source_template, Some((t.id, 1)));
+    assert_eq!(shared.content.variables.len(), 1);
+    // Someone outside the workspace cannot share (or read) it.
+    let page = p
+        .app
+        .get(&p.other, &format!("/community/new?template={}", t.id))
+        .await;
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+
+    // From a run: its prompt and output become the submission and its example.
+    let run = Run {
+        id: RunId::new(),
+        workspace_id: ws,
+        user_id: p.ids["author"],
+        api_key_id: None,
+        template_id: None,
+        template_version: None,
+        connection_id: None,
+        provider: Some(ProviderKind::OpenaiCompatible),
+        model: "llama3.1:8b".into(),
+        requested_model: None,
+        cached: false,
+        input_tokens: 5,
+        output_tokens: 7,
+        cost_usd: None,
+        latency_ms: 900,
+        ttft_ms: Some(100),
+        state: RunState::Completed,
+        error: None,
+        prompt: json!([{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Name three primes."}]).to_string(),
+        output: "2, 3 and **5**.".into(),
+        context_manifest: None,
+        created_at: p.app.clock.now(),
+    };
+    p.app
+        .store
+        .create_runs(vec![run.clone()], Vec::new())
+        .await
+        .unwrap();
+    let page = p
+        .app
+        .get(&p.author, &format!("/w/{ws}/runs/{}", run.id))
+        .await;
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains(&format!("/community/new?run={}", run.id))
+    );
+    let html = p
+        .app
+        .get(&p.author, &format!("/community/new?run={}", run.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Name three primes.")
+            && html.contains("Be terse.")
+            && html.contains("2, 3 and **5**.")
+    );
+    let res = p
+        .app
+        .post_form(
+            &p.author,
+            "/community",
+            &[
+                ("title", "Primes"),
+                ("system_prompt", "Be terse."),
+                ("prompt", "Name three primes."),
+                ("example_model", "llama3.1:8b"),
+                ("example_output", "2, 3 and **5**."),
+                ("run", &run.id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let id = crate::helpers::location(&res)
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let shared = p
+        .app
+        .store
+        .get_community_prompt(id.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(shared.source_run, Some(run.id));
+    assert_eq!(shared.examples[0].output, "2, 3 and **5**.");
+    let page = p
+        .app
+        .get(&p.other, &format!("/community/new?run={}", run.id))
+        .await;
+    assert_eq!(
+        page.status(),
+        StatusCode::NOT_FOUND,
+        "another workspace's run stays private"
+    );
+    // The page escapes what it shows, and a bad form names the field.
+    let res = p
+        .app
+        .post_form(
+            &p.author,
+            "/community",
+            &[("title", "<b>x</b>"), ("prompt", "")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("&lt;b&gt;x&lt;/b&gt;") && html.contains("nter the prompt text"));
+}
+
+#[tokio::test]
+async fn community_running_a_prompt_in_the_playground_renders_it_and_counts_once_a_day() {
+    use crate::fake_llm::{FakeLlm, Script};
+    let fake = FakeLlm::with(Script::reply("Three primes: 2, 3, 5.", 1)).await;
+    let port = fake.port;
+    let app = TestApp::spawn_with(move |c| {
+        c.outbound.allow_cidrs = vec!["127.0.0.1".into()];
+        c.outbound.allow_ports = vec![port];
+    })
+    .await;
+    let admin = app.setup_admin().await;
+    let res = app
+        .post_form(
+            &admin,
+            "/admin/providers",
+            &[
+                ("name", "local"),
+                ("kind", "openai-compatible"),
+                ("base_url", &format!("{}/v1", fake.base)),
+                ("models", "llama3.1:8b"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let admin_id = app
+        .store
+        .find_user_by_email(crate::helpers::ADMIN_EMAIL)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let put = admin
+        .put(app.url(&format!("/api/community/authors/{admin_id}/standing")))
+        .json(&json!({"moderator": true, "trusted": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+    let created: Value = admin
+        .post(app.url("/api/community/prompts"))
+        .json(&json!({"title": "Primes", "prompt": "Name {{n}} primes.", "variables": [{"name": "n", "type": "text", "required": true}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["status"], "approved");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    app.create_user(&admin, "runner@example.com", PASSWORD)
+        .await;
+    let runner = app.login("runner@example.com", PASSWORD).await;
+    let list: Value = runner
+        .get(app.url("/api/workspaces"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ws = list[0]["id"].as_str().unwrap().to_owned();
+    let page = app
+        .get(&runner, &format!("/w/{ws}/playground?community={id}"))
+        .await;
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Name {{n}} primes.")
+            && html.contains(&format!("name=\"community_id\" value=\"{id}\""))
+    );
+    for _ in 0..2 {
+        let res = runner
+            .post(app.url(&format!("/w/{ws}/playground/run")))
+            .json(&json!({"model": "llama3.1:8b", "community_id": id, "variables": {"n": "three"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.text().await.unwrap().contains("completed"));
+    }
+    let sent = fake.last_request().body;
+    assert_eq!(sent["messages"][0]["content"], "Name three primes.");
+    let p = app
+        .store
+        .get_community_prompt(id.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        p.usage_count, 1,
+        "two runs by one user on one day count once"
+    );
+    // A missing required variable is named.
+    let res = runner
+        .post(app.url(&format!("/w/{ws}/playground/run")))
+        .json(&json!({"model": "llama3.1:8b", "community_id": id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

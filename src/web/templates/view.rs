@@ -79,6 +79,7 @@ async fn render_page(
                 }
                 a.button href=(paths::with_id(paths::TEMPLATE_HISTORY, t.id)) { "History" }
                 a.button href=(paths::with_id(paths::TEMPLATE_EXPORT, t.id)) download { "Export" }
+                a.button href=(format!("{}?template={}", paths::COMMUNITY_NEW, t.id)) { "Share to community" }
             }
         }
         @if !c.description.is_empty() { p.lead { (c.description) } }

@@ -1,0 +1,134 @@
+// Shared pieces of the browser tests: finding the debug binary, starting it on a free port with
+// a temporary data directory, stopping it, and small page helpers.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const HERE = dirname(fileURLToPath(import.meta.url));
+export const REPO = resolve(HERE, '..', '..');
+export const OUT = join(HERE, 'out');
+export const CHROMIUM = process.env.PROMPTYARD_CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+function findBinary() {
+  if (process.env.PROMPTYARD_BIN) return process.env.PROMPTYARD_BIN;
+  const candidates = [];
+  if (process.env.CARGO_TARGET_DIR) {
+    candidates.push(join(process.env.CARGO_TARGET_DIR, 'debug', 'promptyard'));
+  }
+  candidates.push(join(REPO, 'target', 'debug', 'promptyard'));
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) {
+    throw new Error(`promptyard binary not found (run cargo build); looked at: ${candidates.join(', ')}`);
+  }
+  return found;
+}
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createNetServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+/** Starts the server with `env` added; resolves once /healthz answers. */
+export async function startServer(env = {}) {
+  const bin = findBinary();
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'promptyard-browser-'));
+  const log = [];
+  const child = spawn(bin, ['serve'], {
+    cwd: dataDir,
+    env: {
+      ...process.env,
+      PROMPTYARD_LISTEN: `127.0.0.1:${port}`,
+      PROMPTYARD_DATA_DIR: join(dataDir, 'data'),
+      PROMPTYARD_LOG__FORMAT: 'human',
+      NO_COLOR: '1',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.on('data', (d) => log.push(d.toString()));
+  child.stderr.on('data', (d) => log.push(d.toString()));
+  let exited = null;
+  child.once('exit', (code, signal) => {
+    exited = { code, signal };
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const server = { child, base, log, dataDir };
+  process.on('exit', () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited) throw new Error(`server exited early (${JSON.stringify(exited)}):\n${log.join('')}`);
+    try {
+      const res = await fetch(`${base}/healthz`);
+      if (res.ok) return server;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`server not healthy after 30 s:\n${log.join('')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function stopServer(server) {
+  if (!server) return;
+  const { child, dataDir } = server;
+  if (child.exitCode === null && child.signalCode === null) {
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await gone;
+    clearTimeout(timer);
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+export function path(page) {
+  return new URL(page.url()).pathname;
+}
+
+export async function visit(page, url) {
+  const res = await page.goto(url);
+  assert.ok(res, `no response for ${url}`);
+  return res;
+}
+
+/** Clicks a button (by its exact accessible name) and waits for the page it leads to. */
+export async function submit(page, name, within = page) {
+  const button = within.getByRole('button', { name, exact: true });
+  await Promise.all([page.waitForEvent('load'), button.click()]);
+}
+
+export async function textOf(locator) {
+  await locator.first().waitFor();
+  return (await locator.allTextContents()).join(' ').replace(/\s+/g, ' ').trim();
+}
+
+export async function login(page, email, password) {
+  await visit(page, '/login');
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await submit(page, 'Log in');
+  assert.equal(path(page), '/', `login as ${email} should land on /, got ${page.url()}`);
+}
