@@ -351,9 +351,18 @@ impl Community {
             reason,
             at: self.clock.now(),
         };
-        self.store
+        let (after, counted) = self
+            .store
             .flag_community_prompt(flag, self.config.flag_threshold)
-            .await
+            .await?;
+        if after.status == PromptStatus::Flagged {
+            // The flag that took it down is recorded like a moderator's decision.
+            let mut audit = NewAuditEvent::new(Some(viewer.user), "community.flagged")
+                .target(format!("community_prompt:{id}"));
+            audit.detail = format!("{} flags", after.flag_count);
+            self.store.create_audit_event(audit).await?;
+        }
+        Ok((after, counted))
     }
 
     /// Counts a run of the prompt by `viewer` (once per user per day).

@@ -4,24 +4,28 @@
 // cross-origin form posts being refused.
 //
 // Run after `cargo build`:  node --test tests/browser/
-// The binary comes from PROMPTYARD_BIN, else $CARGO_TARGET_DIR/debug/promptyard, else
-// target/debug/promptyard. Screenshots land in tests/browser/out/.
+// The server comes from harness.mjs: the binary from PROMPTYARD_BIN, else
+// $CARGO_TARGET_DIR/debug/promptyard, else target/debug/promptyard, started from a temporary
+// directory. Screenshots land in tests/browser/out/.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(HERE, '..', '..');
-const OUT = join(HERE, 'out');
-const CHROMIUM = process.env.PROMPTYARD_CHROMIUM ?? '/usr/bin/chromium';
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  OUT,
+  login,
+  path,
+  startServer,
+  stopServer,
+  submit,
+  textOf,
+  visit,
+} from './harness.mjs';
 
 const ADMIN = { email: 'ada@example.com', name: 'Ada Admin', password: 'first-password-1234' };
 const ADMIN_NEW_PASSWORD = 'second-password-5678';
@@ -33,95 +37,6 @@ let admin; // { context, page }: the admin's first browser
 let other; // { context, page }: a second, independent browser
 let failed = false;
 
-function findBinary() {
-  if (process.env.PROMPTYARD_BIN) return process.env.PROMPTYARD_BIN;
-  const candidates = [];
-  if (process.env.CARGO_TARGET_DIR) {
-    candidates.push(join(process.env.CARGO_TARGET_DIR, 'debug', 'promptyard'));
-  }
-  candidates.push(join(REPO, 'target', 'debug', 'promptyard'));
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) {
-    throw new Error(`promptyard binary not found (run cargo build); looked at: ${candidates.join(', ')}`);
-  }
-  return found;
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = createNetServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-async function startServer() {
-  const bin = findBinary();
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'promptyard-browser-'));
-  const log = [];
-  const child = spawn(bin, ['serve'], {
-    // Run from the temp dir so a developer's ./promptyard.toml is not picked up.
-    cwd: dataDir,
-    env: {
-      ...process.env,
-      PROMPTYARD_LISTEN: `127.0.0.1:${port}`,
-      PROMPTYARD_DATA_DIR: join(dataDir, 'data'),
-      PROMPTYARD_LOG__FORMAT: 'human',
-      NO_COLOR: '1',
-      // The flow below logs in as the admin more often than the default per-account limit
-      // (5 a minute) allows; rate limiting has its own tests in tests/it.
-      PROMPTYARD_AUTH__LOGIN_ATTEMPTS_PER_ACCOUNT: '100',
-      PROMPTYARD_AUTH__LOGIN_ATTEMPTS_PER_IP: '100',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.on('data', (d) => log.push(d.toString()));
-  child.stderr.on('data', (d) => log.push(d.toString()));
-  let exited = null;
-  child.once('exit', (code, signal) => {
-    exited = { code, signal };
-  });
-  const base = `http://127.0.0.1:${port}`;
-  server = { child, base, log, dataDir };
-
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (exited) {
-      throw new Error(`server exited early (${JSON.stringify(exited)}):\n${log.join('')}`);
-    }
-    try {
-      const res = await fetch(`${base}/healthz`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`server not healthy after 30 s:\n${log.join('')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function stopServer() {
-  if (!server) return;
-  const { child, dataDir } = server;
-  if (child.exitCode === null && child.signalCode === null) {
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await gone;
-    clearTimeout(timer);
-  }
-  rmSync(dataDir, { recursive: true, force: true });
-}
-
-// Last resort if the runner is interrupted: never leave the server behind.
-process.on('exit', () => {
-  if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
-});
-
 async function newBrowser() {
   const context = await browser.newContext({ baseURL: server.base });
   context.setDefaultTimeout(10_000);
@@ -129,28 +44,9 @@ async function newBrowser() {
   return { context, page };
 }
 
-function path(page) {
-  return new URL(page.url()).pathname;
-}
-
-/** Clicks a submit button (by its visible text) and waits for the page it leads to. */
-async function submit(page, name, within = page) {
-  await submitButton(page, within.getByRole('button', { name, exact: true }));
-}
-
+/** Clicks a submit button (a locator) and waits for the page it leads to. */
 async function submitButton(page, button) {
   await Promise.all([page.waitForEvent('load'), button.click()]);
-}
-
-async function visit(page, url) {
-  const res = await page.goto(url);
-  assert.ok(res, `no response for ${url}`);
-  return res;
-}
-
-async function textOf(locator) {
-  await locator.first().waitFor();
-  return (await locator.allTextContents()).join(' ').replace(/\s+/g, ' ').trim();
 }
 
 async function assertLoggedIn(page) {
@@ -162,7 +58,8 @@ async function assertOnLogin(page) {
   await page.getByRole('button', { name: 'Log in', exact: true }).waitFor();
 }
 
-async function login(page, email, password) {
+/** Submits the login form without expecting it to succeed (the harness's `login` does). */
+async function attemptLogin(page, email, password) {
   await visit(page, '/login');
   await page.getByLabel('Email', { exact: true }).fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
@@ -170,13 +67,13 @@ async function login(page, email, password) {
 }
 
 async function loginOk(page, email, password) {
+  // Lands on / (asserted by the harness), then the page offers Log out.
   await login(page, email, password);
-  assert.equal(path(page), '/', `login as ${email} should land on /, got ${page.url()}`);
   await assertLoggedIn(page);
 }
 
 async function loginFails(page, email, password) {
-  await login(page, email, password);
+  await attemptLogin(page, email, password);
   await assertOnLogin(page);
   const alert = await textOf(page.getByRole('alert'));
   assert.ok(alert.length > 0, 'the failed login shows an error');
@@ -225,19 +122,13 @@ before(async () => {
   for (const f of readdirSync(OUT)) {
     if (f.startsWith('failure-')) rmSync(join(OUT, f));
   }
-  await startServer();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+  server = await startServer({
+    // The flow below logs in as the admin more often than the default per-account limit
+    // (5 a minute) allows; rate limiting has its own tests in tests/it.
+    PROMPTYARD_AUTH__LOGIN_ATTEMPTS_PER_ACCOUNT: '100',
+    PROMPTYARD_AUTH__LOGIN_ATTEMPTS_PER_IP: '100',
   });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   admin = await newBrowser();
   other = await newBrowser();
 });
@@ -247,7 +138,7 @@ after(async () => {
   if (failed && server) {
     process.stderr.write(`\n----- promptyard server output -----\n${server.log.join('')}\n----- end of server output -----\n`);
   }
-  await stopServer();
+  await stopServer(server);
 });
 
 step('first visit offers setup; creating the admin logs in', async () => {

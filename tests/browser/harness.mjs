@@ -132,3 +132,27 @@ export async function login(page, email, password) {
   await submit(page, 'Log in');
   assert.equal(path(page), '/', `login as ${email} should land on /, got ${page.url()}`);
 }
+
+/** Follows a link (by its exact accessible name) and waits for the page it leads to. */
+export async function clickLink(page, name, within = page) {
+  await Promise.all([page.waitForEvent('load'), within.getByRole('link', { name, exact: true }).first().click()]);
+}
+
+/** Waits until `fn` returns true, polling every `every` ms; fails with `what` after `timeout` ms. */
+export async function eventually(what, fn, timeout = 5_000, every = 100) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last === true) return;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) assert.fail(`${what} (last: ${last})`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+// For a test that has to start the server its own way (see playground.test.mjs).
+export { findBinary, freePort };

@@ -7,23 +7,30 @@
 //
 // Run after `cargo build`:  node --test tests/browser/
 // The binary comes from PROMPTYARD_BIN, else $CARGO_TARGET_DIR/debug/promptyard, else
-// target/debug/promptyard. Screenshots land in tests/browser/out/.
+// target/debug/promptyard (found by harness.mjs). Screenshots land in tests/browser/out/.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(HERE, '..', '..');
-const OUT = join(HERE, 'out');
-const CHROMIUM = process.env.PROMPTYARD_CHROMIUM ?? '/usr/bin/chromium';
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  OUT,
+  clickLink,
+  eventually,
+  findBinary,
+  freePort,
+  path,
+  stopServer,
+  submit,
+  textOf,
+  visit,
+} from './harness.mjs';
 
 const ADMIN = { email: 'pat@example.com', name: 'Pat Playground', password: 'playground-password-1234' };
 const CANARY = 'sk-canary-browser-42';
@@ -148,35 +155,12 @@ async function stopFake() {
 
 // ----- the promptyard server -----
 
-function findBinary() {
-  if (process.env.PROMPTYARD_BIN) return process.env.PROMPTYARD_BIN;
-  const candidates = [];
-  if (process.env.CARGO_TARGET_DIR) {
-    candidates.push(join(process.env.CARGO_TARGET_DIR, 'debug', 'promptyard'));
-  }
-  candidates.push(join(REPO, 'target', 'debug', 'promptyard'));
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) {
-    throw new Error(`promptyard binary not found (run cargo build); looked at: ${candidates.join(', ')}`);
-  }
-  return found;
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = createNetServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
-  });
-}
-
 function serverLog() {
   return `----- stdout -----\n${server.out.join('')}\n----- stderr -----\n${server.err.join('')}`;
 }
 
+// Started here rather than by the harness's startServer, which merges the two streams: this
+// test keeps the server's stdout and stderr apart (and checks both for the key).
 async function startServer() {
   const bin = findBinary();
   const port = await freePort();
@@ -226,66 +210,12 @@ async function startServer() {
   }
 }
 
-async function stopServer() {
-  if (!server) return;
-  const { child, dataDir } = server;
-  if (child.exitCode === null && child.signalCode === null) {
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await gone;
-    clearTimeout(timer);
-  }
-  rmSync(dataDir, { recursive: true, force: true });
-}
-
 // Last resort if the runner is interrupted: never leave the server behind.
 process.on('exit', () => {
   if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
 });
 
 // ----- browser helpers -----
-
-function path() {
-  return new URL(page.url()).pathname;
-}
-
-/** Clicks a submit button (by its visible text) and waits for the page it leads to. */
-async function submit(name, within = page) {
-  await Promise.all([page.waitForEvent('load'), within.getByRole('button', { name, exact: true }).click()]);
-}
-
-/** Follows a link (by its visible text) and waits for the page. */
-async function clickLink(name, within = page) {
-  await Promise.all([page.waitForEvent('load'), within.getByRole('link', { name, exact: true }).first().click()]);
-}
-
-async function visit(url) {
-  const res = await page.goto(url);
-  assert.ok(res, `no response for ${url}`);
-  return res;
-}
-
-async function textOf(locator) {
-  await locator.first().waitFor();
-  return (await locator.allTextContents()).join(' ').replace(/\s+/g, ' ').trim();
-}
-
-/** Waits until `fn` returns true (polling), failing with `what` after the timeout. */
-async function eventually(what, fn, timeout = 5_000, every = 100) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last === true) return;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) assert.fail(`${what} (last: ${last})`);
-    await new Promise((r) => setTimeout(r, every));
-  }
-}
 
 /** The result column of one model. */
 function column(model) {
@@ -336,18 +266,7 @@ before(async () => {
   }
   await startFake();
   await startServer();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   const context = await browser.newContext({ baseURL: server.base, viewport: { width: 1280, height: 900 } });
   context.setDefaultTimeout(10_000);
   page = await context.newPage();
@@ -365,25 +284,25 @@ after(async () => {
   if (failed && server) {
     process.stderr.write(`\n----- promptyard server output -----\n${serverLog()}\n----- end of server output -----\n`);
   }
-  await stopServer();
+  await stopServer(server);
   await stopFake();
 });
 
 // ----- the steps -----
 
 step('setup creates the instance admin', async () => {
-  await visit('/');
-  assert.equal(path(), '/setup');
+  await visit(page, '/');
+  assert.equal(path(page), '/setup');
   await page.getByLabel('Email', { exact: true }).fill(ADMIN.email);
   await page.getByLabel('Name', { exact: true }).fill(ADMIN.name);
   await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-  await submit('Create admin account');
-  assert.equal(path(), '/');
+  await submit(page, 'Create admin account');
+  assert.equal(path(page), '/');
   await page.getByRole('button', { name: 'Log out', exact: true }).waitFor();
 });
 
 step('the admin adds an OpenAI-compatible connection; its key is never shown', async () => {
-  await visit('/admin/providers');
+  await visit(page, '/admin/providers');
   await page.getByRole('heading', { name: 'Provider connections', exact: true }).waitFor();
   const form = page.locator('form').filter({ has: page.locator('#new-name') });
   await page.locator('#new-name').fill(CONNECTION);
@@ -391,9 +310,9 @@ step('the admin adds an OpenAI-compatible connection; its key is never shown', a
   await page.locator('#new-url').fill(`http://127.0.0.1:${fake.port}/v1`);
   await page.locator('#new-key').fill(CANARY);
   await page.locator('#new-models').fill('fast\nslow');
-  await submit('Add connection', form);
+  await submit(page, 'Add connection', form);
 
-  assert.equal(path(), '/admin/providers', `landed on ${page.url()}`);
+  assert.equal(path(page), '/admin/providers', `landed on ${page.url()}`);
   assert.match(await textOf(page.getByRole('status')), new RegExp(`Added ${CONNECTION}\\.`));
   const panel = page.locator('section.panel').filter({ has: page.getByRole('heading', { name: new RegExp(`^${CONNECTION}`) }) });
   const listed = await textOf(panel);
@@ -411,9 +330,9 @@ step('the admin adds an OpenAI-compatible connection; its key is never shown', a
 });
 
 step('the playground streams the fast model and stops the slow one', async (t) => {
-  await visit('/');
-  await clickLink('Playground', page.getByRole('navigation', { name: 'Main' }));
-  assert.match(path(), /^\/w\/[0-9a-f-]+\/playground$/, `landed on ${page.url()}`);
+  await visit(page, '/');
+  await clickLink(page, 'Playground', page.getByRole('navigation', { name: 'Main' }));
+  assert.match(path(page), /^\/w\/[0-9a-f-]+\/playground$/, `landed on ${page.url()}`);
   await page.getByRole('heading', { name: 'Playground', exact: true }).waitFor();
   // No "no model" warning: the instance connection serves this workspace.
   assert.equal(await page.locator('.flash-error').count(), 0);
@@ -513,7 +432,7 @@ step('the playground streams the fast model and stops the slow one', async (t) =
 });
 
 step('the runs are recorded: the fast one completed, the slow one cancelled', async () => {
-  const ws = path().replace(/\/playground$/, '');
+  const ws = path(page).replace(/\/playground$/, '');
   const runs = {};
   for (const model of ['fast', 'slow']) {
     runs[model] = await column(model).getAttribute('data-run');
@@ -523,14 +442,14 @@ step('the runs are recorded: the fast one completed, the slow one cancelled', as
   for (const model of ['fast', 'slow']) {
     // The recorder writes in the background: the run may take a moment to settle.
     await eventually(`the ${model} run is recorded as ${expected[model]}`, async () => {
-      const res = await visit(`${ws}/runs/${runs[model]}`);
+      const res = await visit(page, `${ws}/runs/${runs[model]}`);
       if (res.status() !== 200) return `status ${res.status()}`;
       const badge = await textOf(page.locator('main p.muted .badge'));
       return badge === expected[model] || badge;
     });
     await page.getByRole('heading', { name: `Run of ${model}`, exact: true }).waitFor();
   }
-  await visit(`${ws}/runs/${runs.fast}`);
+  await visit(page, `${ws}/runs/${runs.fast}`);
   assert.equal(await page.locator('#run-output').textContent(), FAST_REPLY);
   assert.match(await textOf(page.locator('main p.muted').first()), /12 in \/ 5 out tokens/);
 });
@@ -553,30 +472,30 @@ step('the provider got the prompt and the key; the server log never shows the ke
 });
 
 step('a workspace admin turns the response cache on; a repeated prompt is answered from it', async () => {
-  await visit('/');
-  await clickLink('Playground', page.getByRole('navigation', { name: 'Main' }));
-  const ws = path().replace(/\/playground$/, '');
-  await visit(`${ws}/settings`);
-  await clickLink('Budgets, cache, retention and limits');
-  assert.equal(path(), `${ws}/gateway`);
+  await visit(page, '/');
+  await clickLink(page, 'Playground', page.getByRole('navigation', { name: 'Main' }));
+  const ws = path(page).replace(/\/playground$/, '');
+  await visit(page, `${ws}/settings`);
+  await clickLink(page, 'Budgets, cache, retention and limits');
+  assert.equal(path(page), `${ws}/gateway`);
   await page.getByRole('heading', { name: 'Gateway settings', exact: true }).waitFor();
   assert.match(await textOf(page.locator('.spend')), /Workspace: \$0\.00 \(no budget\)/);
   // A typo is refused with the field named, and the typed values stay.
   await page.getByLabel('Workspace budget per month').fill('five');
   await page.getByLabel('Response cache lifetime (seconds, 0 = off)').fill('600');
-  await submit('Save gateway settings');
+  await submit(page, 'Save gateway settings');
   assert.match(await textOf(page.getByRole('alert')), /`five` is not an amount in USD/);
   assert.equal(await page.getByLabel('Response cache lifetime (seconds, 0 = off)').inputValue(), '600');
   await page.getByLabel('Workspace budget per month').fill('5');
   await page.getByLabel('Routes', { exact: true }).fill('slow: fast');
-  await submit('Save gateway settings');
+  await submit(page, 'Save gateway settings');
   assert.match(await textOf(page.getByRole('status')), /Saved the gateway settings\./);
   assert.match(await textOf(page.locator('.spend')), /Workspace: \$0\.00 of \$5\.00/);
   assert.equal(await page.getByLabel('Routes', { exact: true }).inputValue(), 'slow: fast\n');
   await page.screenshot({ path: join(OUT, 'gateway-settings.png'), fullPage: true });
 
   const before = fake.requests.length;
-  await visit(`${ws}/playground`);
+  await visit(page, `${ws}/playground`);
   await page.locator('#user_prompt').fill('Cache me, please.');
   await page.locator('#playground input[name=model][value=fast]').check();
   await page.getByLabel(/Answer from the response cache/).check();

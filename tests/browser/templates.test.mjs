@@ -5,23 +5,28 @@
 // script or a Content-Security-Policy violation shows up there).
 //
 // Run after `cargo build`:  node --test tests/browser/
-// The binary comes from PROMPTYARD_BIN, else $CARGO_TARGET_DIR/debug/promptyard, else
-// target/debug/promptyard. Screenshots land in tests/browser/out/.
+// The server comes from harness.mjs: the binary from PROMPTYARD_BIN, else
+// $CARGO_TARGET_DIR/debug/promptyard, else target/debug/promptyard, started from a temporary
+// directory. Screenshots land in tests/browser/out/.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = resolve(HERE, '..', '..');
-const OUT = join(HERE, 'out');
-const CHROMIUM = process.env.PROMPTYARD_CHROMIUM ?? '/usr/bin/chromium';
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  OUT,
+  clickLink,
+  eventually,
+  path,
+  startServer,
+  stopServer,
+  submit,
+  textOf,
+  visit,
+} from './harness.mjs';
 
 const ADMIN = { email: 'tess@example.com', name: 'Tess Templater', password: 'template-password-1234' };
 const WORKSPACE = 'Docs Team';
@@ -35,132 +40,6 @@ let failed = false;
 let templatePath = null; // /templates/<id>
 /** Console errors and uncaught exceptions, with the page they happened on. */
 const consoleProblems = [];
-
-function findBinary() {
-  if (process.env.PROMPTYARD_BIN) return process.env.PROMPTYARD_BIN;
-  const candidates = [];
-  if (process.env.CARGO_TARGET_DIR) {
-    candidates.push(join(process.env.CARGO_TARGET_DIR, 'debug', 'promptyard'));
-  }
-  candidates.push(join(REPO, 'target', 'debug', 'promptyard'));
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) {
-    throw new Error(`promptyard binary not found (run cargo build); looked at: ${candidates.join(', ')}`);
-  }
-  return found;
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = createNetServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-async function startServer() {
-  const bin = findBinary();
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'promptyard-browser-'));
-  const log = [];
-  const child = spawn(bin, ['serve'], {
-    // Run from the temp dir so a developer's ./promptyard.toml is not picked up.
-    cwd: dataDir,
-    env: {
-      ...process.env,
-      PROMPTYARD_LISTEN: `127.0.0.1:${port}`,
-      PROMPTYARD_DATA_DIR: join(dataDir, 'data'),
-      PROMPTYARD_LOG__FORMAT: 'human',
-      NO_COLOR: '1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.on('data', (d) => log.push(d.toString()));
-  child.stderr.on('data', (d) => log.push(d.toString()));
-  let exited = null;
-  child.once('exit', (code, signal) => {
-    exited = { code, signal };
-  });
-  const base = `http://127.0.0.1:${port}`;
-  server = { child, base, log, dataDir };
-
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (exited) {
-      throw new Error(`server exited early (${JSON.stringify(exited)}):\n${log.join('')}`);
-    }
-    try {
-      const res = await fetch(`${base}/healthz`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`server not healthy after 30 s:\n${log.join('')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function stopServer() {
-  if (!server) return;
-  const { child, dataDir } = server;
-  if (child.exitCode === null && child.signalCode === null) {
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await gone;
-    clearTimeout(timer);
-  }
-  rmSync(dataDir, { recursive: true, force: true });
-}
-
-// Last resort if the runner is interrupted: never leave the server behind.
-process.on('exit', () => {
-  if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
-});
-
-function path() {
-  return new URL(page.url()).pathname;
-}
-
-/** Clicks a submit button (by its visible text) and waits for the page it leads to. */
-async function submit(name, within = page) {
-  await Promise.all([page.waitForEvent('load'), within.getByRole('button', { name, exact: true }).click()]);
-}
-
-/** Follows a link (by its visible text) and waits for the page. */
-async function clickLink(name, within = page) {
-  await Promise.all([page.waitForEvent('load'), within.getByRole('link', { name, exact: true }).first().click()]);
-}
-
-async function visit(url) {
-  const res = await page.goto(url);
-  assert.ok(res, `no response for ${url}`);
-  return res;
-}
-
-async function textOf(locator) {
-  await locator.first().waitFor();
-  return (await locator.allTextContents()).join(' ').replace(/\s+/g, ' ').trim();
-}
-
-/** Waits until `fn` returns true (polling), failing with `what` after the timeout. */
-async function eventually(what, fn, timeout = 5_000) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last === true) return;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) assert.fail(`${what} (last: ${last})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** One user-visible step. After a failure the remaining steps are skipped (they build on it). */
 function step(name, fn) {
@@ -188,19 +67,8 @@ before(async () => {
   for (const f of readdirSync(OUT)) {
     if (f.startsWith('failure-templates-')) rmSync(join(OUT, f));
   }
-  await startServer();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  server = await startServer();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   const context = await browser.newContext({ baseURL: server.base, viewport: { width: 1280, height: 900 } });
   context.setDefaultTimeout(10_000);
   page = await context.newPage();
@@ -215,22 +83,22 @@ after(async () => {
   if (failed && server) {
     process.stderr.write(`\n----- promptyard server output -----\n${server.log.join('')}\n----- end of server output -----\n`);
   }
-  await stopServer();
+  await stopServer(server);
 });
 
 step('setup creates the admin, who creates a shared workspace', async () => {
-  await visit('/');
-  assert.equal(path(), '/setup');
+  await visit(page, '/');
+  assert.equal(path(page), '/setup');
   await page.getByLabel('Email', { exact: true }).fill(ADMIN.email);
   await page.getByLabel('Name', { exact: true }).fill(ADMIN.name);
   await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
-  await submit('Create admin account');
-  assert.equal(path(), '/');
+  await submit(page, 'Create admin account');
+  assert.equal(path(page), '/');
 
-  await visit('/workspaces');
+  await visit(page, '/workspaces');
   await page.getByLabel('Name', { exact: true }).fill(WORKSPACE);
-  await submit('Create workspace');
-  assert.match(path(), /^\/w\/[0-9a-f-]+\/templates$/, `landed on ${page.url()}`);
+  await submit(page, 'Create workspace');
+  assert.match(path(page), /^\/w\/[0-9a-f-]+\/templates$/, `landed on ${page.url()}`);
   assert.match(await textOf(page.getByRole('status')), new RegExp(`Created ${WORKSPACE}\\.`));
   // The header says which workspace this is.
   assert.equal(await textOf(page.locator('.switcher-name')), WORKSPACE);
@@ -238,8 +106,8 @@ step('setup creates the admin, who creates a shared workspace', async () => {
 });
 
 step('the editor detects a variable as it is typed and previews the prompt', async () => {
-  await clickLink('New template');
-  assert.match(path(), /\/templates\/new$/);
+  await clickLink(page, 'New template');
+  assert.match(path(page), /\/templates\/new$/);
   await page.getByRole('heading', { name: 'New template', exact: true }).waitFor();
   // Nothing is undeclared yet.
   assert.equal(await page.locator('[data-declare]').count(), 0);
@@ -272,9 +140,9 @@ step('the editor detects a variable as it is typed and previews the prompt', asy
   assert.equal(await row.locator('select[name="var_required"]').inputValue(), 'yes');
 
   await page.getByLabel('What changed (optional)', { exact: true }).fill('first draft');
-  await submit('Save version');
-  assert.match(path(), /^\/templates\/[0-9a-f-]+$/, `landed on ${page.url()}`);
-  templatePath = path();
+  await submit(page, 'Save version');
+  assert.match(path(page), /^\/templates\/[0-9a-f-]+$/, `landed on ${page.url()}`);
+  templatePath = path(page);
   assert.match(await textOf(page.getByRole('status')), /Created Explainer \(version 1\)\./);
   assert.match(await textOf(page.locator('.page-head p.muted')), /Version 1 of 1/);
   assert.equal(await textOf(page.locator('.switcher-name')), WORKSPACE);
@@ -283,8 +151,8 @@ step('the editor detects a variable as it is typed and previews the prompt', asy
 step('the template page renders the prompt from the generated form', async () => {
   const field = page.getByLabel('topic *', { exact: true });
   await field.fill('recursion <b>in</b> C');
-  await submit('Render');
-  assert.equal(path(), `${templatePath}/render`);
+  await submit(page, 'Render');
+  assert.equal(path(page), `${templatePath}/render`);
   await page.getByRole('heading', { name: 'Rendered prompt', exact: true }).waitFor();
   assert.equal(await page.locator('#rendered-user').textContent(), 'Explain recursion <b>in</b> C simply.');
   // The value is shown as text, not markup.
@@ -293,9 +161,9 @@ step('the template page renders the prompt from the generated form', async () =>
 });
 
 step('editing saves version 2', async () => {
-  await visit(templatePath);
-  await clickLink('Edit');
-  assert.equal(path(), `${templatePath}/edit`);
+  await visit(page, templatePath);
+  await clickLink(page, 'Edit');
+  assert.equal(path(page), `${templatePath}/edit`);
   const prompt = page.getByLabel('User prompt', { exact: true });
   assert.equal(await prompt.inputValue(), FIRST_PROMPT);
   await prompt.fill(SECOND_PROMPT);
@@ -304,21 +172,21 @@ step('editing saves version 2', async () => {
     return text === 'Explain ⟨topic⟩ in one short paragraph.' || text;
   });
   await page.getByLabel('What changed (optional)', { exact: true }).fill('shorter answers');
-  await submit('Save version');
-  assert.equal(path(), templatePath);
+  await submit(page, 'Save version');
+  assert.equal(path(page), templatePath);
   assert.match(await textOf(page.getByRole('status')), /Saved version 2\./);
   assert.match(await textOf(page.locator('.page-head p.muted')), /Version 2 of 2/);
 });
 
 step('history shows both versions and the diff shows the change side by side', async () => {
-  await clickLink('History');
-  assert.equal(path(), `${templatePath}/history`);
+  await clickLink(page, 'History');
+  assert.equal(path(page), `${templatePath}/history`);
   const rows = page.locator('tbody tr');
   assert.equal(await rows.count(), 2);
   assert.match(await textOf(page.locator('tbody')), /shorter answers/);
   assert.match(await textOf(page.locator('tbody')), /first draft/);
-  await submit('Show diff');
-  assert.equal(path(), `${templatePath}/diff`);
+  await submit(page, 'Show diff');
+  assert.equal(path(page), `${templatePath}/diff`);
   await page.getByRole('heading', { name: /Version 1 → 2 of Explainer/ }).waitFor();
   assert.deepEqual(await page.locator('td.old').allTextContents(), [FIRST_PROMPT]);
   assert.deepEqual(await page.locator('td.new').allTextContents(), [SECOND_PROMPT]);

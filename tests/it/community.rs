@@ -566,6 +566,7 @@ async fn community_life_cycle_as_author_other_trusted_and_moderator() {
         "community.approved",
         "community.standing",
         "community.comment_delete",
+        "community.flagged",
     ] {
         assert!(events.iter().any(|e| e == a), "{a} missing from {events:?}");
     }
