@@ -20,6 +20,8 @@ pub mod gateway;
 pub mod http;
 /// Infrastructure: provider adapters, pricing and exact token counting.
 pub mod llm;
+/// Infrastructure: the tantivy search index over runs and community prompts.
+pub mod search;
 pub mod store;
 pub mod templates;
 pub mod web;

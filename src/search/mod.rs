@@ -1,0 +1,764 @@
+//! Full-text search over runs and community prompts: a tantivy index under the data directory,
+//! derived from the store. The index never decides what exists: the indexer (in `jobs`) follows
+//! the store's change log and sends whole documents here; each commit carries the change-log
+//! position it covers (`{"schema":N,"seq":S}` in tantivy's commit payload), so after a crash
+//! the indexer resumes from the last commit and re-applies what followed. A document is keyed
+//! by its id and always replaced whole, so applying a change twice leaves one document.
+//!
+//! Permissions are part of every query: runs only in the viewer's workspaces, community prompts
+//! only when approved or the viewer's own (moderators see all). Snippets are HTML-escaped by
+//! tantivy before the `<b>` marks are added.
+
+pub mod query;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use tantivy::aggregation::AggregationCollector;
+use tantivy::aggregation::agg_req::Aggregations;
+use tantivy::aggregation::agg_result::{AggregationResult, AggregationResults, BucketResult};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, Occur, PhraseQuery, Query, RangeQuery, RegexQuery, TermQuery,
+};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{
+    DateTime, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
+};
+use time::OffsetDateTime;
+
+use self::query::{Filter, Parsed, Part};
+use crate::error::{Error, Result};
+
+/// Bumped when the schema or what is indexed changes: an index of another version is rebuilt.
+pub const SCHEMA_VERSION: u64 = 1;
+/// Most text indexed per document (longer outputs are cut for the index, not in the store).
+const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Memory for the index writer.
+const WRITER_MEMORY: usize = 50_000_000;
+
+/// Matches per value, most first.
+pub type Counts = Vec<(String, u64)>;
+
+/// What a document is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A run of the history.
+    Run,
+    /// A community prompt.
+    Prompt,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Run => "run",
+            Self::Prompt => "prompt",
+        }
+    }
+}
+
+/// A document to index, built by the indexer from a stored record.
+#[derive(Clone, Debug, Default)]
+pub struct Doc {
+    /// The record's id.
+    pub id: String,
+    /// Its kind.
+    pub kind: Option<Kind>,
+    /// The workspace of a run.
+    pub workspace: Option<String>,
+    /// The run's user or the prompt's author (id).
+    pub owner: String,
+    /// Their name and email, for `user:`.
+    pub user: String,
+    /// Title: the prompt's title, the run's template name or model.
+    pub title: String,
+    /// The template's name (runs).
+    pub template: String,
+    /// The text: prompt and output of a run; description and prompts of a community prompt.
+    pub body: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Models.
+    pub models: Vec<String>,
+    /// A run's state or a prompt's status.
+    pub state: String,
+    /// When it was made.
+    pub time: Option<OffsetDateTime>,
+    /// Mean rating (prompts).
+    pub rating: f64,
+    /// Uses (prompts).
+    pub usage: u64,
+    /// Cost in USD (runs).
+    pub cost: f64,
+}
+
+/// A change to apply.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// Add or replace a document.
+    Put(Box<Doc>),
+    /// Remove the document with this id (if any).
+    Delete(String),
+    /// Remove every run of a workspace.
+    DeleteWorkspace(String),
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    kind: Field,
+    workspace: Field,
+    owner: Field,
+    user: Field,
+    title: Field,
+    template: Field,
+    body: Field,
+    tag: Field,
+    model: Field,
+    state: Field,
+    time: Field,
+    rating: Field,
+    usage: Field,
+    cost: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let f = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        kind: b.add_text_field("kind", STRING | STORED),
+        workspace: b.add_text_field("workspace", STRING | STORED),
+        owner: b.add_text_field("owner", STRING | STORED),
+        user: b.add_text_field("user", TEXT | STORED),
+        title: b.add_text_field("title", TEXT | STORED),
+        template: b.add_text_field("template", TEXT),
+        body: b.add_text_field("body", TEXT | STORED),
+        tag: b.add_text_field("tag", STRING | FAST | STORED),
+        model: b.add_text_field("model", STRING | FAST | STORED),
+        state: b.add_text_field("state", STRING | STORED),
+        time: b.add_date_field("time", INDEXED | FAST | STORED),
+        rating: b.add_f64_field("rating", FAST | STORED),
+        usage: b.add_u64_field("usage", FAST | STORED),
+        cost: b.add_f64_field("cost", STORED),
+    };
+    (b.build(), f)
+}
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    schema: u64,
+    seq: u64,
+}
+
+/// How the index was found at start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opened {
+    /// An index of this version, covering the change log up to this position.
+    Existing(u64),
+    /// A new, empty index (none was there, it would not open, or its version differed): the
+    /// indexer rebuilds it from the start of the change log.
+    Rebuilt,
+}
+
+/// The search index.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    f: Fields,
+    dir: PathBuf,
+}
+
+fn ix(e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("search index: {e}"))
+}
+
+fn to_date(t: OffsetDateTime) -> DateTime {
+    DateTime::from_timestamp_micros((t.unix_timestamp_nanos() / 1_000) as i64)
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, or makes a new one when there is none, it will not open, or its
+    /// schema version differs (the old files are removed first).
+    pub fn open(dir: &Path) -> Result<(Self, Opened)> {
+        let (schema, f) = schema();
+        let existing = Self::try_open(dir, &schema);
+        let (index, opened) = match existing {
+            Some((index, seq)) => (index, Opened::Existing(seq)),
+            None => {
+                if dir.exists() {
+                    tracing::warn!(dir = %dir.display(), "the search index is missing, unreadable or of another version; rebuilding it");
+                    std::fs::remove_dir_all(dir).map_err(ix)?;
+                }
+                std::fs::create_dir_all(dir).map_err(ix)?;
+                (
+                    Index::create_in_dir(dir, schema).map_err(ix)?,
+                    Opened::Rebuilt,
+                )
+            }
+        };
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(ix)?;
+        let writer = index.writer(WRITER_MEMORY).map_err(ix)?;
+        Ok((
+            Self {
+                index,
+                reader,
+                writer: Mutex::new(writer),
+                f,
+                dir: dir.to_owned(),
+            },
+            opened,
+        ))
+    }
+
+    fn try_open(dir: &Path, schema: &Schema) -> Option<(Index, u64)> {
+        let index = Index::open_in_dir(dir).ok()?;
+        if index.schema() != *schema {
+            return None;
+        }
+        let metas = index.load_metas().ok()?;
+        let payload: Payload = match metas.payload {
+            Some(p) => serde_json::from_str(&p).ok()?,
+            // Created but never committed: start from the beginning.
+            None => Payload {
+                schema: SCHEMA_VERSION,
+                seq: 0,
+            },
+        };
+        (payload.schema == SCHEMA_VERSION).then_some((index, payload.seq))
+    }
+
+    /// Where the index lives.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The change-log position the last commit covers.
+    pub fn watermark(&self) -> Result<u64> {
+        let metas = self.index.load_metas().map_err(ix)?;
+        Ok(metas
+            .payload
+            .and_then(|p| serde_json::from_str::<Payload>(&p).ok())
+            .map_or(0, |p| p.seq))
+    }
+
+    /// Applies `ops` and commits them as covering the change log up to `seq`, in one commit:
+    /// after a crash either all of them and the new position are there, or none.
+    pub fn apply(&self, ops: Vec<Op>, seq: u64) -> Result<()> {
+        let mut w = self.writer.lock().map_err(|_| ix("writer lock poisoned"))?;
+        for op in ops {
+            match op {
+                Op::Delete(id) => {
+                    w.delete_term(Term::from_field_text(self.f.id, &id));
+                }
+                Op::DeleteWorkspace(ws) => {
+                    w.delete_term(Term::from_field_text(self.f.workspace, &ws));
+                }
+                Op::Put(doc) => {
+                    w.delete_term(Term::from_field_text(self.f.id, &doc.id));
+                    w.add_document(self.document(*doc)).map_err(ix)?;
+                }
+            }
+        }
+        let payload = serde_json::to_string(&Payload {
+            schema: SCHEMA_VERSION,
+            seq,
+        })
+        .map_err(ix)?;
+        let mut prepared = w.prepare_commit().map_err(ix)?;
+        prepared.set_payload(&payload);
+        prepared.commit().map_err(ix)?;
+        drop(w);
+        self.reader.reload().map_err(ix)?;
+        Ok(())
+    }
+
+    fn document(&self, d: Doc) -> TantivyDocument {
+        let f = &self.f;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.id, &d.id);
+        doc.add_text(f.kind, d.kind.map_or("run", Kind::as_str));
+        if let Some(ws) = &d.workspace {
+            doc.add_text(f.workspace, ws);
+        }
+        doc.add_text(f.owner, &d.owner);
+        doc.add_text(f.user, &d.user);
+        doc.add_text(f.title, &d.title);
+        doc.add_text(f.template, &d.template);
+        let mut body = d.body;
+        if body.len() > MAX_BODY_BYTES {
+            let mut cut = MAX_BODY_BYTES;
+            while !body.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            body.truncate(cut);
+        }
+        doc.add_text(f.body, &body);
+        for t in &d.tags {
+            doc.add_text(f.tag, t);
+        }
+        for m in &d.models {
+            doc.add_text(f.model, m);
+        }
+        doc.add_text(f.state, &d.state);
+        if let Some(t) = d.time {
+            doc.add_date(f.time, to_date(t));
+        }
+        doc.add_f64(f.rating, d.rating);
+        doc.add_u64(f.usage, d.usage);
+        doc.add_f64(f.cost, d.cost);
+        doc
+    }
+
+    /// Number of documents searchable now.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Whether the index holds no document.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Runs a search.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResults> {
+        let searcher = self.reader.searcher();
+        let f = &self.f;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, self.permission(req))];
+        let mut text_query: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for part in &req.parsed.must {
+            let q = self.part_query(part)?;
+            if !matches!(part, Part::Field(..)) {
+                text_query.push((Occur::Should, self.part_query(part)?));
+            }
+            clauses.push((Occur::Must, q));
+        }
+        for part in &req.parsed.must_not {
+            clauses.push((Occur::MustNot, self.part_query(part)?));
+        }
+        if req.parsed.after.is_some() || req.parsed.before.is_some() {
+            use std::ops::Bound;
+            let lower = req.parsed.after.map_or(Bound::Unbounded, |t| {
+                Bound::Included(Term::from_field_date(f.time, to_date(t)))
+            });
+            let upper = req.parsed.before.map_or(Bound::Unbounded, |t| {
+                Bound::Excluded(Term::from_field_date(f.time, to_date(t)))
+            });
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+        }
+        if clauses.len() == 1 {
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        }
+        let query = BooleanQuery::new(clauses);
+        let total = searcher.search(&query, &Count).map_err(ix)? as u64;
+        let limit = req.limit.clamp(1, 100);
+        let addrs: Vec<tantivy::DocAddress> = match req.sort {
+            SearchSort::Relevance => searcher
+                .search(
+                    &query,
+                    &TopDocs::with_limit(limit)
+                        .and_offset(req.offset)
+                        .order_by_score(),
+                )
+                .map_err(ix)?
+                .into_iter()
+                .map(|(_, a)| a)
+                .collect(),
+            SearchSort::Newest => searcher
+                .search(
+                    &query,
+                    &TopDocs::with_limit(limit)
+                        .and_offset(req.offset)
+                        .order_by_fast_field::<DateTime>("time", Order::Desc),
+                )
+                .map_err(ix)?
+                .into_iter()
+                .map(|(_, a)| a)
+                .collect(),
+            SearchSort::Rating => searcher
+                .search(
+                    &query,
+                    &TopDocs::with_limit(limit)
+                        .and_offset(req.offset)
+                        .order_by_fast_field::<f64>("rating", Order::Desc),
+                )
+                .map_err(ix)?
+                .into_iter()
+                .map(|(_, a)| a)
+                .collect(),
+            SearchSort::Usage => searcher
+                .search(
+                    &query,
+                    &TopDocs::with_limit(limit)
+                        .and_offset(req.offset)
+                        .order_by_fast_field::<u64>("usage", Order::Desc),
+                )
+                .map_err(ix)?
+                .into_iter()
+                .map(|(_, a)| a)
+                .collect(),
+        };
+        let snippets = if text_query.is_empty() {
+            None
+        } else {
+            let tq = BooleanQuery::new(text_query);
+            let mut g = SnippetGenerator::create(&searcher, &tq, f.body).map_err(ix)?;
+            g.set_max_num_chars(240);
+            Some(g)
+        };
+        let mut hits = Vec::with_capacity(addrs.len());
+        for a in addrs {
+            let doc: TantivyDocument = searcher.doc(a).map_err(ix)?;
+            let text = |field: Field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let all = |field: Field| {
+                doc.get_all(field)
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect::<Vec<_>>()
+            };
+            let snippet_html = match &snippets {
+                Some(g) => {
+                    let s = g.snippet_from_doc(&doc);
+                    if s.is_empty() {
+                        escape_start(&text(f.body))
+                    } else {
+                        s.to_html()
+                    }
+                }
+                None => escape_start(&text(f.body)),
+            };
+            hits.push(Hit {
+                id: text(f.id),
+                kind: if text(f.kind) == "prompt" {
+                    Kind::Prompt
+                } else {
+                    Kind::Run
+                },
+                workspace: Some(text(f.workspace)).filter(|w| !w.is_empty()),
+                title: text(f.title),
+                user: text(f.user),
+                snippet_html,
+                tags: all(f.tag),
+                models: all(f.model),
+                state: text(f.state),
+                time: doc
+                    .get_first(f.time)
+                    .and_then(|v| v.as_datetime())
+                    .and_then(|d| {
+                        OffsetDateTime::from_unix_timestamp_nanos(
+                            i128::from(d.into_timestamp_micros()) * 1_000,
+                        )
+                        .ok()
+                    }),
+                rating: doc
+                    .get_first(f.rating)
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(0.0),
+                usage: doc.get_first(f.usage).and_then(|v| v.as_u64()).unwrap_or(0),
+                cost: doc
+                    .get_first(f.cost)
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(0.0),
+            });
+        }
+        let (tags, models) = self.facets(&searcher, &query)?;
+        Ok(SearchResults {
+            hits,
+            total,
+            tags,
+            models,
+        })
+    }
+
+    /// Counts by tag and by model over everything the query matches.
+    fn facets(&self, searcher: &tantivy::Searcher, query: &dyn Query) -> Result<(Counts, Counts)> {
+        let req: Aggregations = serde_json::from_value(serde_json::json!({
+            "tags": {"terms": {"field": "tag", "size": 20}},
+            "models": {"terms": {"field": "model", "size": 20}},
+        }))
+        .map_err(ix)?;
+        let collector = AggregationCollector::from_aggs(req, Default::default());
+        let res: AggregationResults = searcher.search(query, &collector).map_err(ix)?;
+        let buckets = |name: &str| -> Counts {
+            match res.0.get(name) {
+                Some(AggregationResult::BucketResult(BucketResult::Terms { buckets, .. })) => {
+                    buckets
+                        .iter()
+                        .map(|b| (b.key.to_string(), b.doc_count))
+                        .collect()
+                }
+                _ => Vec::new(),
+            }
+        };
+        Ok((buckets("tags"), buckets("models")))
+    }
+
+    /// Who may see what: runs of the viewer's workspaces; approved prompts, the viewer's own,
+    /// or all of them for moderators.
+    fn permission(&self, req: &SearchRequest) -> Box<dyn Query> {
+        let f = &self.f;
+        let term = |field: Field, v: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, v),
+                IndexRecordOption::Basic,
+            ))
+        };
+        match req.scope {
+            Scope::History => {
+                let workspaces: Vec<(Occur, Box<dyn Query>)> = req
+                    .viewer
+                    .workspaces
+                    .iter()
+                    .map(|w| (Occur::Should, term(f.workspace, w)))
+                    .collect();
+                if workspaces.is_empty() {
+                    // No workspace: nothing (an empty Should would match everything).
+                    return Box::new(BooleanQuery::new(vec![
+                        (Occur::Must, term(f.kind, "run")),
+                        (Occur::MustNot, term(f.kind, "run")),
+                    ]));
+                }
+                Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, term(f.kind, "run")),
+                    (Occur::Must, Box::new(BooleanQuery::new(workspaces))),
+                ]))
+            }
+            Scope::Community => {
+                let mut clauses = vec![(Occur::Must, term(f.kind, "prompt"))];
+                if !req.viewer.moderator {
+                    clauses.push((
+                        Occur::Must,
+                        Box::new(BooleanQuery::new(vec![
+                            (Occur::Should, term(f.state, "approved")),
+                            (Occur::Should, term(f.owner, &req.viewer.user)),
+                        ])),
+                    ));
+                }
+                Box::new(BooleanQuery::new(clauses))
+            }
+        }
+    }
+
+    /// The words of `text` as the index's tokenizer cuts them.
+    fn words(&self, field: Field, text: &str) -> Result<Vec<Term>> {
+        let mut tokenizer = self.index.tokenizer_for_field(field).map_err(ix)?;
+        let mut stream = tokenizer.token_stream(text);
+        let mut out = Vec::new();
+        while let Some(t) = stream.next() {
+            out.push(Term::from_field_text(field, &t.text));
+        }
+        Ok(out)
+    }
+
+    /// A query for `part` over the text fields (or its filter's field).
+    fn part_query(&self, part: &Part) -> Result<Box<dyn Query>> {
+        let f = &self.f;
+        let text_fields = [f.title, f.body];
+        Ok(match part {
+            Part::Word(w) => self.words_in(&text_fields, w, false)?,
+            Part::Phrase(p) => self.words_in(&text_fields, p, true)?,
+            Part::Prefix(p) => {
+                let pattern = format!("{}.*", regex_escape(p));
+                let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                for field in text_fields {
+                    any.push((
+                        Occur::Should,
+                        Box::new(RegexQuery::from_pattern(&pattern, field).map_err(ix)?),
+                    ));
+                }
+                Box::new(BooleanQuery::new(any))
+            }
+            Part::Field(filter, value) => match filter {
+                Filter::Tag => exact(f.tag, &value.to_lowercase()),
+                Filter::Model => exact(f.model, value),
+                Filter::State | Filter::Status => exact(f.state, &value.to_lowercase()),
+                Filter::User => self.words_in(&[f.user], value, true)?,
+                Filter::Template => self.words_in(&[f.template], value, true)?,
+            },
+        })
+    }
+
+    /// All words of `text` in one of `fields` (in order when `phrase`); a text with no word
+    /// matches nothing.
+    fn words_in(&self, fields: &[Field], text: &str, phrase: bool) -> Result<Box<dyn Query>> {
+        let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for &field in fields {
+            let terms = self.words(field, text)?;
+            let q: Box<dyn Query> = match terms.len() {
+                0 => continue,
+                1 => Box::new(TermQuery::new(
+                    terms[0].clone(),
+                    IndexRecordOption::WithFreqs,
+                )),
+                _ if phrase => Box::new(PhraseQuery::new(terms)),
+                _ => Box::new(BooleanQuery::new(
+                    terms
+                        .into_iter()
+                        .map(|t| {
+                            (
+                                Occur::Must,
+                                Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs))
+                                    as Box<dyn Query>,
+                            )
+                        })
+                        .collect(),
+                )),
+            };
+            any.push((Occur::Should, q));
+        }
+        if any.is_empty() {
+            return Ok(exact(self.f.id, "\u{0}no-word"));
+        }
+        Ok(Box::new(BooleanQuery::new(any)))
+    }
+}
+
+fn exact(field: Field, value: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, value),
+        IndexRecordOption::Basic,
+    ))
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The start of a text, HTML-escaped, for a result without highlighted words.
+fn escape_start(s: &str) -> String {
+    let start: String = s.chars().take(200).collect();
+    let mut out = String::with_capacity(start.len());
+    for c in start.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What is searched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Runs.
+    History,
+    /// Community prompts.
+    Community,
+}
+
+/// The order of results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchSort {
+    /// Best match first.
+    #[default]
+    Relevance,
+    /// Newest first.
+    Newest,
+    /// Highest rated first (community).
+    Rating,
+    /// Most used first (community).
+    Usage,
+}
+
+/// Who searches.
+#[derive(Clone, Debug, Default)]
+pub struct Viewer {
+    /// Their user id.
+    pub user: String,
+    /// Their workspaces' ids.
+    pub workspaces: Vec<String>,
+    /// Whether they moderate the community.
+    pub moderator: bool,
+}
+
+/// A search.
+#[derive(Clone, Debug)]
+pub struct SearchRequest {
+    /// What is searched.
+    pub scope: Scope,
+    /// The parsed query.
+    pub parsed: Parsed,
+    /// Who searches.
+    pub viewer: Viewer,
+    /// Order.
+    pub sort: SearchSort,
+    /// Results to skip.
+    pub offset: usize,
+    /// Results to return (1 to 100).
+    pub limit: usize,
+}
+
+/// One result.
+#[derive(Clone, Debug, Serialize)]
+pub struct Hit {
+    /// The record's id.
+    pub id: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// A run's workspace.
+    pub workspace: Option<String>,
+    /// Its title.
+    pub title: String,
+    /// Who made it.
+    pub user: String,
+    /// A piece of its text with the matching words in `<b>`, HTML-escaped.
+    pub snippet_html: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Models.
+    pub models: Vec<String>,
+    /// State or status.
+    pub state: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub time: Option<OffsetDateTime>,
+    /// Mean rating.
+    pub rating: f64,
+    /// Uses.
+    pub usage: u64,
+    /// Cost in USD.
+    pub cost: f64,
+}
+
+/// A page of results with counts.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchResults {
+    /// This page.
+    pub hits: Vec<Hit>,
+    /// All matches.
+    pub total: u64,
+    /// Matches per tag (most first).
+    pub tags: Vec<(String, u64)>,
+    /// Matches per model (most first).
+    pub models: Vec<(String, u64)>,
+}
+
+#[cfg(test)]
+mod tests;
