@@ -24,6 +24,7 @@ use crate::gateway::{Gateway, Providers, Recorder};
 use crate::http::Edge;
 use crate::http::error::render_for_path;
 use crate::http::routes::{Permission, RouteSpec, Routes};
+use crate::jobs::indexer::Search;
 use crate::llm::outbound::Outbound;
 use crate::llm::pricing::{Price, PriceTable};
 use crate::store::{self, StorageUrl, Store};
@@ -38,6 +39,7 @@ pub struct App {
     auth: Auth,
     table: Vec<RouteSpec>,
     recorder: tokio::task::JoinHandle<()>,
+    search: Search,
 }
 
 impl App {
@@ -95,6 +97,7 @@ impl App {
         );
         let workspaces = Workspaces::new(store.clone(), clock.clone());
         let templates = Templates::new(store.clone(), clock.clone());
+        let search = Search::open(config.data_dir.join("index")).await?;
         let community = Community::new(
             store.clone(),
             clock,
@@ -112,6 +115,7 @@ impl App {
             providers: providers.clone(),
             gateway: gateway.clone(),
             community: community.clone(),
+            search: search.clone(),
         });
         let (api, api_table) = api::router(api::ApiState {
             auth: auth.clone(),
@@ -121,6 +125,7 @@ impl App {
             providers,
             gateway,
             community,
+            search: search.clone(),
         });
         let (health, mut table) = Routes::new(auth.clone(), edge.clone())
             .get("/healthz", Permission::Public, || async { "ok" })
@@ -154,6 +159,7 @@ impl App {
             auth,
             table,
             recorder: recorder_task,
+            search,
         })
     }
 
@@ -174,6 +180,11 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let janitor = tokio::spawn(janitor(self.auth.clone()));
+        let indexer = tokio::spawn(crate::jobs::indexer::run(
+            self.store.clone(),
+            self.search.index.clone(),
+            self.search.status.clone(),
+        ));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -208,6 +219,7 @@ impl App {
             }
         };
         janitor.abort();
+        indexer.abort();
         // The router (and with it every recorder handle) is gone: the recorder writes what is
         // queued and ends. Runs acknowledged to a client are never lost on a graceful stop.
         match tokio::time::timeout(Duration::from_secs(30), self.recorder).await {

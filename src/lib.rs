@@ -18,6 +18,8 @@ pub mod domain;
 pub mod error;
 pub mod gateway;
 pub mod http;
+/// Background work: the search indexer following the change log.
+pub mod jobs;
 /// Infrastructure: provider adapters, pricing and exact token counting.
 pub mod llm;
 /// Infrastructure: the tantivy search index over runs and community prompts.

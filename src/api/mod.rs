@@ -4,6 +4,7 @@
 
 mod community;
 mod gateway;
+mod search;
 mod session;
 mod template_ops;
 mod templates;
@@ -41,6 +42,8 @@ pub struct ApiState {
     pub gateway: Gateway,
     /// The community library.
     pub community: Community,
+    /// Full-text search.
+    pub search: crate::jobs::indexer::Search,
 }
 
 impl FromRef<ApiState> for Auth {
@@ -59,7 +62,7 @@ impl FromRef<ApiState> for Edge {
 pub fn router(state: ApiState) -> (Router, Vec<RouteSpec>) {
     let r = Routes::new(state.auth.clone(), state.edge.clone());
     let r = template_ops::routes(templates::routes(workspaces::routes(session::routes(r))));
-    let r = community::routes(v1::routes(gateway::routes(r)));
+    let r = search::routes(community::routes(v1::routes(gateway::routes(r))));
     let (router, table) = r.into_parts();
     // The /v1 layer sits inside, so it rewrites its errors into OpenAI's shape first.
     let router = router

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What kind of record changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// A user account (names appear in search results).

@@ -493,6 +493,9 @@ pub trait CommunityStore {
 pub trait ChangeLog {
     /// Entries with `seq > after`, in order, at most `limit`.
     async fn list_changes(&self, after: u64, limit: usize) -> Result<Vec<Change>>;
+
+    /// The position of the newest entry (0 for an empty log).
+    async fn last_change_seq(&self) -> Result<u64>;
 }
 
 /// Everything the application needs from storage.

@@ -59,6 +59,8 @@ pub struct WebState {
     pub gateway: Gateway,
     /// The community library.
     pub community: Community,
+    /// Full-text search.
+    pub search: crate::jobs::indexer::Search,
 }
 
 impl FromRef<WebState> for Auth {

@@ -18,5 +18,6 @@ mod governance;
 mod helpers;
 mod pages;
 mod routes;
+mod search;
 mod store_conformance;
 mod v1;

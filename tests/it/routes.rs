@@ -190,6 +190,7 @@ const EXPECTED: &[(&str, &str, Need)] = &[
     ("POST", "/api/community/prompts/{id}/uses", Login),
     ("GET", "/api/community/authors/{id}", Login),
     ("PUT", "/api/community/authors/{id}/standing", InstanceAdmin),
+    ("GET", "/api/search", Login),
     ("GET", "/community", Login),
     ("POST", "/community", Login),
     ("GET", "/community/new", Login),

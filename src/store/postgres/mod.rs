@@ -149,6 +149,13 @@ fn to_u64(n: i64) -> u64 {
 
 #[async_trait]
 impl ChangeLog for PostgresStore {
+    async fn last_change_seq(&self) -> Result<u64> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM change_log")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(to_u64(row.try_get::<i64, _>("seq")?))
+    }
+
     async fn list_changes(&self, after: u64, limit: usize) -> Result<Vec<Change>> {
         let limit = limit.max(1);
         let rows = sqlx::query(

@@ -288,6 +288,14 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 
 #[async_trait]
 impl ChangeLog for RedbStore {
+    async fn last_change_seq(&self) -> Result<u64> {
+        self.inline(|db| {
+            let txn = db.begin_read()?;
+            let changes = txn.open_table(CHANGES)?;
+            Ok(changes.last()?.map_or(0, |(k, _)| k.value()))
+        })
+    }
+
     async fn list_changes(&self, after: u64, limit: usize) -> Result<Vec<Change>> {
         let limit = limit.max(1);
         self.blocking(move |db, _| {

@@ -85,6 +85,7 @@ pub(super) async fn audit_events(store: Arc<dyn Store>) {
 
 pub(super) async fn change_log(store: Arc<dyn Store>) {
     assert!(store.list_changes(0, 100).await.unwrap().is_empty());
+    assert_eq!(store.last_change_seq().await.unwrap(), 0);
     let a = store
         .create_user(new_user("jo@example.org", "Jo"), audit("user.create"))
         .await
@@ -114,6 +115,7 @@ pub(super) async fn change_log(store: Arc<dyn Store>) {
             .all(|c| c.kind == promptyard::domain::ChangeKind::User)
     );
     assert!(changes.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(store.last_change_seq().await.unwrap(), changes[2].seq);
 
     assert_eq!(
         store.list_changes(changes[0].seq, 100).await.unwrap(),

@@ -1,0 +1,4 @@
+//! Background work that joins infrastructure: the search indexer (store change log -> search
+//! index). Nothing here knows HTTP.
+
+pub mod indexer;
