@@ -213,6 +213,12 @@ async fn browse(
                 a href=(link(key, 0)) aria-current=[(key == sort_name).then_some("page")] { (label) }
             }
         }
+        form.inline method="get" action=(paths::SEARCH) role="search" {
+            input type="hidden" name="scope" value="community";
+            label for="community-q" { "Search the library" }
+            input #community-q name="q" type="search" maxlength="500" placeholder="words, \"a phrase\", tag:sql, -word";
+            button.button.small type="submit" { "Search" }
+        }
         form.inline method="get" action=(BROWSE) {
             input type="hidden" name="sort" value=(sort_name);
             label for="tag" { "Tag" } input #tag name="tag" value=(tag) placeholder="any";

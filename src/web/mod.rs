@@ -13,6 +13,7 @@ mod login;
 pub mod paths;
 mod playground;
 mod providers;
+mod search;
 mod setup;
 mod templates;
 mod views;
@@ -83,7 +84,7 @@ pub fn router(state: WebState) -> (Router, Vec<RouteSpec>) {
     )))));
     let r = api_keys::routes(r);
     let r = playground::routes(providers::routes(templates::routes(workspaces::routes(r))));
-    let r = community::routes(gateway::routes(r));
+    let r = search::routes(community::routes(gateway::routes(r)));
     let (router, table) = r.into_parts();
     let router = router
         .layer(middleware::from_fn(clear_shown_flash))

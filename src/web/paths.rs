@@ -124,3 +124,6 @@ pub const API_KEY_REVOKE: &str = "/account/api-keys/{key}/revoke";
 
 /// The community submission form (`?template=ID` or `?run=ID` prefill it).
 pub const COMMUNITY_NEW: &str = "/community/new";
+
+/// The search page.
+pub const SEARCH: &str = "/search";

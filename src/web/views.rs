@@ -21,6 +21,8 @@ pub enum Nav {
     Workspace,
     /// The community library.
     Community,
+    /// Search.
+    Search,
     /// Account.
     Account,
     /// Admin.
@@ -55,6 +57,10 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, content: Markup) -> Markup {
                                 @if user.is_admin() {
                                     (nav_link(paths::ADMIN_USERS, "Admin", nav == Nav::Admin))
                                 }
+                            }
+                            form.topsearch method="get" action=(paths::SEARCH) role="search" {
+                                label.sr-only for="top-q" { "Search runs" }
+                                input #top-q name="q" type="search" placeholder="Search…" maxlength="500";
                             }
                             div.usermenu {
                                 span.avatar aria-hidden="true" { (initials(user.name.as_str())) }

@@ -404,3 +404,43 @@ step('300 XSS payloads in every user-written field execute nowhere, the queue in
   const shown = await other.locator('article.comment').count();
   assert.equal(shown, 30, 'every payload comment is shown (as text)');
 });
+
+step('search: results update as you type, show only what the searcher may see, and stay inert', async () => {
+  const { page } = b.other;
+  await visit(page, '/community');
+  await page.getByLabel('Search the library').fill('release');
+  await submit(page, 'Search');
+  assert.equal(path(page), '/search');
+  // The indexer follows the store within a fraction of a second.
+  await page.waitForFunction(() => document.querySelector('#search-count')?.textContent.startsWith('1 '), null, { timeout: 10_000 }).catch(async () => {
+    await page.reload();
+  });
+  await page.locator('#search-results li', { hasText: 'Summarise release notes' }).waitFor();
+  // A marker on the window survives only if the page is never reloaded.
+  await page.evaluate(() => { window.__noReload = true; });
+  await page.locator('#search-q').fill('');
+  await page.locator('#search-q').pressSequentially('explain', { delay: 30 });
+  // "Explain a SQL query" is flagged (hidden) and the author's payload prompts are pending or
+  // rejected: none of them may appear for this user.
+  await page.waitForFunction(() => document.querySelector('#search-count')?.textContent === '0 results');
+  assert.equal(await page.evaluate(() => window.__noReload), true, 'results came without reloading the page');
+  await page.locator('#search-q').fill('"unclosed');
+  await page.locator('#search-q').dispatchEvent('input');
+  await page.locator('#search-error .flash').waitFor();
+  assert.match(await page.locator('#search-error').textContent(), /quote is not closed/);
+  await page.screenshot({ path: join(OUT, 'search-community.png'), fullPage: true });
+
+  // The moderator searches the payload prompts: the page stays free of injected markup.
+  const mod = b.moderator.page;
+  await visit(mod, '/search?scope=community&q=alert');
+  await mod.locator('#search-results li').first().waitFor();
+  assert.ok((await mod.locator('#search-results li').count()) > 5);
+  await assertClean(mod, 'search results (moderator)');
+  await mod.locator('#search-q').fill('alert svg');
+  await mod.locator('#search-q').dispatchEvent('input');
+  await mod.waitForFunction(() => /^[1-9]\d* results/.test(document.querySelector('#search-count')?.textContent ?? '') && document.querySelector('#search-q').value === 'alert svg');
+  await mod.waitForTimeout(300);
+  assert.ok((await mod.locator('#search-results li').count()) > 0);
+  await assertClean(mod, 'search results after typing');
+  await mod.screenshot({ path: join(OUT, 'search-xss.png'), fullPage: true });
+});

@@ -191,6 +191,7 @@ const EXPECTED: &[(&str, &str, Need)] = &[
     ("GET", "/api/community/authors/{id}", Login),
     ("PUT", "/api/community/authors/{id}/standing", InstanceAdmin),
     ("GET", "/api/search", Login),
+    ("GET", "/search", Login),
     ("GET", "/community", Login),
     ("POST", "/community", Login),
     ("GET", "/community/new", Login),
