@@ -59,6 +59,9 @@ pub enum Command {
     /// Manage accounts from the command line (stop the server first when using redb).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Rebuild the search index from the store, with a progress bar (stop the server first).
+    /// A server also rebuilds a missing or outdated index by itself on start, while serving.
+    Reindex,
 }
 
 /// Account provisioning.
@@ -207,7 +210,56 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Admin(cmd) => admin(cmd, config).await,
+        Command::Reindex => reindex(config).await,
     }
+}
+
+/// Rebuilds the search index: a fresh index, then the whole change log through the indexer.
+async fn reindex(config: Config) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    use std::sync::Arc;
+
+    let clock = Clock::system();
+    let url = storage_url(&config).map_err(explain)?;
+    let store = store::open(&url, clock).await.map_err(explain)?;
+    let dir = config.data_dir.join("index");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| anyhow::anyhow!("cannot remove {}: {e}", dir.display()))?;
+    }
+    let search = crate::jobs::indexer::Search::open(dir.clone())
+        .await
+        .map_err(explain)?;
+    let head = store.last_change_seq().await.map_err(explain)?.max(1);
+    let status = crate::jobs::indexer::IndexStatus::default();
+    let started = std::time::Instant::now();
+    let mut err = std::io::stderr();
+    loop {
+        let n = crate::jobs::indexer::step(&*store, &search.index, &status)
+            .await
+            .map_err(explain)?;
+        let done = search.index.watermark().map_err(explain)?.min(head);
+        let width = 40;
+        let filled = (done * width / head) as usize;
+        let _ = write!(
+            err,
+            "\r[{}{}] {:>3}%  {done}/{head} changes",
+            "#".repeat(filled),
+            ".".repeat(width as usize - filled),
+            done * 100 / head
+        );
+        if n == 0 {
+            break;
+        }
+    }
+    let docs = Arc::clone(&search.index).len();
+    let _ = writeln!(err);
+    println!(
+        "reindexed {docs} documents into {} in {:.1} s",
+        dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {

@@ -20,7 +20,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let quiet = matches!(cli.command, Some(Command::CheckConfig | Command::Admin(_)));
+    let quiet = matches!(
+        cli.command,
+        Some(Command::CheckConfig | Command::Admin(_) | Command::Reindex)
+    );
     if quiet {
         for w in &loaded.warnings {
             eprintln!("warning: {w}");

@@ -437,3 +437,143 @@ async fn provider_keys_are_sealed_and_survive_a_master_key_rotation() {
         "no stray key file is left"
     );
 }
+
+/// Starts `promptyard serve` on `data`; returns the child and its base URL once it answers.
+fn start_server(dir: &std::path::Path, data: &str) -> (std::process::Child, String) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_promptyard"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("PROMPTYARD_")) {
+        cmd.env_remove(k);
+    }
+    let child = cmd
+        .current_dir(dir)
+        .args(["--data-dir", data, "serve"])
+        .env("PROMPTYARD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PROMPTYARD_COMMUNITY__SUBMISSIONS_PER_DAY", "10000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = child;
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (child, format!("http://127.0.0.1:{port}"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the server did not start");
+}
+
+async fn logged_in(base: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("origin", base.parse().unwrap());
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let res = client
+        .post(format!("{base}/login"))
+        .form(&[("email", "ops@example.com"), ("password", "ops password 1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    client
+}
+
+async fn found(client: &reqwest::Client, base: &str, q: &str) -> u64 {
+    let body: serde_json::Value = client
+        .get(format!("{base}/api/search"))
+        .query(&[("scope", "community"), ("q", q)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["total"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn search_survives_kill_9_mid_indexing_and_reindex_rebuilds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let out = promptyard(
+        dir.path(),
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+            "--admin",
+            "--password-stdin",
+            "--data-dir",
+            data_arg,
+        ],
+        Some("ops password 1\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (mut server, base) = start_server(dir.path(), data_arg);
+    let client = logged_in(&base).await;
+    let total = 400;
+    let mut sent = Vec::new();
+    for i in 0..total {
+        let c = client.clone();
+        let url = format!("{base}/api/community/prompts");
+        sent.push(tokio::spawn(async move {
+            c.post(url)
+                .json(&serde_json::json!({"title": format!("Killable {i}"), "prompt": "Survive the crash"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    for s in sent {
+        assert_eq!(s.await.unwrap(), 201);
+    }
+    // Every submission is acknowledged (stored); kill -9 while the indexer may be mid-batch.
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let (mut server, base) = start_server(dir.path(), data_arg);
+    let client = logged_in(&base).await;
+    let start = std::time::Instant::now();
+    loop {
+        let n = found(&client, &base, "survive crash").await;
+        if n == total {
+            break;
+        }
+        assert!(n < total, "{n} results: something was indexed twice");
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "only {n} of {total} found after 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let out = promptyard(dir.path(), &["--data-dir", data_arg, "reindex"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("reindexed {total} documents")),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("100%"),
+        "a progress bar: {}",
+        text(&out.stderr)
+    );
+}
