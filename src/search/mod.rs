@@ -360,53 +360,42 @@ impl SearchIndex {
             clauses.push((Occur::Must, Box::new(AllQuery)));
         }
         let query = BooleanQuery::new(clauses);
-        let total = searcher.search(&query, &Count).map_err(ix)? as u64;
         let limit = req.limit.clamp(1, 100);
-        let addrs: Vec<tantivy::DocAddress> = match req.sort {
-            SearchSort::Relevance => searcher
-                .search(
-                    &query,
-                    &TopDocs::with_limit(limit)
-                        .and_offset(req.offset)
-                        .order_by_score(),
-                )
-                .map_err(ix)?
-                .into_iter()
-                .map(|(_, a)| a)
-                .collect(),
-            SearchSort::Newest => searcher
-                .search(
-                    &query,
-                    &TopDocs::with_limit(limit)
-                        .and_offset(req.offset)
-                        .order_by_fast_field::<DateTime>("time", Order::Desc),
-                )
-                .map_err(ix)?
-                .into_iter()
-                .map(|(_, a)| a)
-                .collect(),
-            SearchSort::Rating => searcher
-                .search(
-                    &query,
-                    &TopDocs::with_limit(limit)
-                        .and_offset(req.offset)
-                        .order_by_fast_field::<f64>("rating", Order::Desc),
-                )
-                .map_err(ix)?
-                .into_iter()
-                .map(|(_, a)| a)
-                .collect(),
-            SearchSort::Usage => searcher
-                .search(
-                    &query,
-                    &TopDocs::with_limit(limit)
-                        .and_offset(req.offset)
-                        .order_by_fast_field::<u64>("usage", Order::Desc),
-                )
-                .map_err(ix)?
-                .into_iter()
-                .map(|(_, a)| a)
-                .collect(),
+        // One pass over the matches: the page, the count and the facets together.
+        fn page<S>(
+            searcher: &tantivy::Searcher,
+            query: &dyn Query,
+            top: impl tantivy::collector::Collector<Fruit = Vec<(S, tantivy::DocAddress)>>,
+            facets: AggregationCollector,
+        ) -> Result<(Vec<tantivy::DocAddress>, u64, AggregationResults)>
+        where
+            S: 'static,
+        {
+            let (top, n, aggs) = searcher.search(query, &(top, Count, facets)).map_err(ix)?;
+            Ok((top.into_iter().map(|(_, a)| a).collect(), n as u64, aggs))
+        }
+        let base = TopDocs::with_limit(limit).and_offset(req.offset);
+        let facets = facet_collector()?;
+        let (addrs, total, aggs) = match req.sort {
+            SearchSort::Relevance => page(&searcher, &query, base.order_by_score(), facets)?,
+            SearchSort::Newest => page(
+                &searcher,
+                &query,
+                base.order_by_fast_field::<DateTime>("time", Order::Desc),
+                facets,
+            )?,
+            SearchSort::Rating => page(
+                &searcher,
+                &query,
+                base.order_by_fast_field::<f64>("rating", Order::Desc),
+                facets,
+            )?,
+            SearchSort::Usage => page(
+                &searcher,
+                &query,
+                base.order_by_fast_field::<u64>("usage", Order::Desc),
+                facets,
+            )?,
         };
         let snippets = if text_query.is_empty() {
             None
@@ -475,36 +464,13 @@ impl SearchIndex {
                     .unwrap_or(0.0),
             });
         }
-        let (tags, models) = self.facets(&searcher, &query)?;
+        let (tags, models) = (buckets(&aggs, "tags"), buckets(&aggs, "models"));
         Ok(SearchResults {
             hits,
             total,
             tags,
             models,
         })
-    }
-
-    /// Counts by tag and by model over everything the query matches.
-    fn facets(&self, searcher: &tantivy::Searcher, query: &dyn Query) -> Result<(Counts, Counts)> {
-        let req: Aggregations = serde_json::from_value(serde_json::json!({
-            "tags": {"terms": {"field": "tag", "size": 20}},
-            "models": {"terms": {"field": "model", "size": 20}},
-        }))
-        .map_err(ix)?;
-        let collector = AggregationCollector::from_aggs(req, Default::default());
-        let res: AggregationResults = searcher.search(query, &collector).map_err(ix)?;
-        let buckets = |name: &str| -> Counts {
-            match res.0.get(name) {
-                Some(AggregationResult::BucketResult(BucketResult::Terms { buckets, .. })) => {
-                    buckets
-                        .iter()
-                        .map(|b| (b.key.to_string(), b.doc_count))
-                        .collect()
-                }
-                _ => Vec::new(),
-            }
-        };
-        Ok((buckets("tags"), buckets("models")))
     }
 
     /// Who may see what: runs of the viewer's workspaces; approved prompts, the viewer's own,
@@ -624,6 +590,26 @@ impl SearchIndex {
             return Ok(exact(self.f.id, "\u{0}no-word"));
         }
         Ok(Box::new(BooleanQuery::new(any)))
+    }
+}
+
+/// Counts by tag and by model over everything the query matches.
+fn facet_collector() -> Result<AggregationCollector> {
+    let req: Aggregations = serde_json::from_value(serde_json::json!({
+        "tags": {"terms": {"field": "tag", "size": 20}},
+        "models": {"terms": {"field": "model", "size": 20}},
+    }))
+    .map_err(ix)?;
+    Ok(AggregationCollector::from_aggs(req, Default::default()))
+}
+
+fn buckets(res: &AggregationResults, name: &str) -> Counts {
+    match res.0.get(name) {
+        Some(AggregationResult::BucketResult(BucketResult::Terms { buckets, .. })) => buckets
+            .iter()
+            .map(|b| (b.key.to_string(), b.doc_count))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
