@@ -88,6 +88,31 @@ pub async fn step(
         }
     }
     wanted.reverse();
+    // A renamed user: their indexed documents are loaded again to carry the new name.
+    let mut expanded = Vec::with_capacity(wanted.len());
+    for (kind, id) in wanted {
+        if kind == ChangeKind::User {
+            let owned = {
+                let index = index.clone();
+                let id = id.clone();
+                tokio::task::spawn_blocking(move || index.owned_by(&id))
+                    .await
+                    .map_err(Error::internal)??
+            };
+            for (k, doc) in owned {
+                let k = match k {
+                    Kind::Run => ChangeKind::Run,
+                    Kind::Prompt => ChangeKind::CommunityPrompt,
+                };
+                if seen.insert((k, doc.clone())) {
+                    expanded.push((k, doc));
+                }
+            }
+        } else {
+            expanded.push((kind, id));
+        }
+    }
+    let wanted = expanded;
     let mut names = Names::default();
     let mut ops = Vec::with_capacity(wanted.len());
     for (kind, id) in wanted {
@@ -120,7 +145,8 @@ pub async fn step(
                     ops.push(Op::DeleteWorkspace(id));
                 }
             }
-            // Names in indexed documents are refreshed when the document next changes.
+            // Users were expanded above; a renamed template shows its new name on its runs
+            // when they are next indexed.
             ChangeKind::User | ChangeKind::Template => {}
         }
     }

@@ -320,6 +320,32 @@ impl SearchIndex {
         doc
     }
 
+    /// The documents owned by `owner` (a user id): their kind and id, for refreshing names.
+    pub fn owned_by(&self, owner: &str) -> Result<Vec<(Kind, String)>> {
+        let searcher = self.reader.searcher();
+        let q = exact(self.f.owner, owner);
+        let found = searcher
+            .search(&*q, &tantivy::collector::DocSetCollector)
+            .map_err(ix)?;
+        let mut out = Vec::with_capacity(found.len());
+        for a in found {
+            let doc: TantivyDocument = searcher.doc(a).map_err(ix)?;
+            let get = |f: Field| {
+                doc.get_first(f)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let kind = if get(self.f.kind) == "prompt" {
+                Kind::Prompt
+            } else {
+                Kind::Run
+            };
+            out.push((kind, get(self.f.id)));
+        }
+        Ok(out)
+    }
+
     /// Number of documents searchable now.
     pub fn len(&self) -> u64 {
         self.reader.searcher().num_docs()

@@ -128,6 +128,13 @@ async fn search_finds_only_what_the_searcher_may_see() {
     until(&app, &ann, "history", "-join", 1).await;
     until(&app, &ann, "history", "num*", 2).await;
 
+    // A renamed user is found under the new name.
+    let res = app
+        .post_form(&ann, "/account/name", &[("name", "Annabel Zed")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    until(&app, &ann, "history", "user:annabel", 2).await;
+
     // Community: pending only for the author and moderators (the admin).
     let sub = ann
         .post(app.url("/api/community/prompts"))
