@@ -233,6 +233,26 @@ fn in_process(lines: &mut Vec<String>) {
     }
     let took = start.elapsed();
     assert_eq!(ix.len() as usize, n);
+    // Search is measured on the index at rest: background merges of the bulk load first finish
+    // (the segment count stops falling), as they would on a server between bursts.
+    let loaded_segments = ix.segments();
+    let mut last = loaded_segments;
+    let settle = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = ix.segments();
+        if (now == last && settle.elapsed() > Duration::from_secs(2))
+            || settle.elapsed() > Duration::from_secs(30)
+        {
+            break;
+        }
+        last = now;
+    }
+    println!(
+        "   segments: {loaded_segments} after loading, {} after merging ({:.1} s)",
+        ix.segments(),
+        settle.elapsed().as_secs_f64()
+    );
     println!(
         "1. bulk indexing: {n} documents in {:.1} s = {:.0} docs/s",
         took.as_secs_f64(),

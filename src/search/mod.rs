@@ -205,7 +205,8 @@ impl SearchIndex {
         };
         let reader = index
             .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
+            // Commits are picked up at once by `apply`; this also picks up background merges.
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .try_into()
             .map_err(ix)?;
         let writer = index.writer(WRITER_MEMORY).map_err(ix)?;
@@ -349,6 +350,11 @@ impl SearchIndex {
     /// Number of documents searchable now.
     pub fn len(&self) -> u64 {
         self.reader.searcher().num_docs()
+    }
+
+    /// Number of segments searched now (merges in the background bring it down).
+    pub fn segments(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
     }
 
     /// Whether the index holds no document.
