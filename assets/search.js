@@ -7,6 +7,8 @@ const form = document.getElementById('search-form');
 if (form) {
   const input = document.getElementById('search-q');
   const sort = document.getElementById('search-sort');
+  const stateFilter = document.getElementById('search-state');
+  const modelFilter = document.getElementById('search-model');
   const body = document.getElementById('search-body');
   const errorBox = document.getElementById('search-error');
   const scope = form.elements.scope.value;
@@ -71,8 +73,15 @@ if (form) {
   const refresh = async () => {
     controller?.abort();
     controller = new AbortController();
-    const params = new URLSearchParams({ scope, q: input.value, sort: sort.value });
-    history.replaceState(null, '', `${form.action}?${params}`);
+    const state = stateFilter?.value ?? '';
+    const model = (modelFilter?.value ?? '').trim();
+    const page = new URLSearchParams({ scope, q: input.value, sort: sort.value, state, model });
+    history.replaceState(null, '', `${form.action}?${page}`);
+    // The API takes the filters as part of the query, as the search box would.
+    let q = input.value.trim();
+    if (state) q = `${q} state:${state}`.trim();
+    if (model) q = `${q} model:${model.includes(' ') ? `"${model}"` : model}`.trim();
+    const params = new URLSearchParams({ scope, q, sort: sort.value });
     try {
       const res = await fetch(`${form.dataset.api}?${params}`, { signal: controller.signal, headers: { accept: 'application/json' } });
       const data = await res.json();
@@ -93,4 +102,9 @@ if (form) {
     timer = setTimeout(refresh, 250);
   });
   sort.addEventListener('change', refresh);
+  stateFilter?.addEventListener('change', refresh);
+  modelFilter?.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 250);
+  });
 }

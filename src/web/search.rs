@@ -35,6 +35,30 @@ struct Params {
     sort: Option<SearchSort>,
     #[serde(default)]
     page: usize,
+    /// Filters from the form's controls, added to the query.
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    model: String,
+}
+
+/// Run states the history filter offers.
+const STATES: [&str; 4] = ["completed", "failed", "truncated", "cancelled"];
+
+/// The query with the form's filter controls added as `state:` and `model:` terms.
+fn effective_query(p: &Params) -> String {
+    let mut q = p.q.trim().to_owned();
+    for (name, value) in [("state", p.state.trim()), ("model", p.model.trim())] {
+        if !value.is_empty() {
+            let value = if value.contains(' ') {
+                format!("\"{value}\"")
+            } else {
+                value.to_owned()
+            };
+            q = format!("{q} {name}:{value}").trim().to_owned();
+        }
+    }
+    q
 }
 
 fn enc(s: &str) -> String {
@@ -113,7 +137,8 @@ async fn page(
 ) -> Result<Markup> {
     let scope = p.scope.unwrap_or(Scope::History);
     let sort = p.sort.unwrap_or_default();
-    let parsed = query::parse(&p.q);
+    let full = effective_query(&p);
+    let parsed = query::parse(&full);
     let mut error: Option<Error> = None;
     let mut results = None;
     match parsed {
@@ -152,11 +177,13 @@ async fn page(
     };
     let link = |scope: Scope, page: usize| {
         format!(
-            "{}?scope={}&sort={}&q={}&page={page}",
+            "{}?scope={}&sort={}&q={}&state={}&model={}&page={page}",
             paths::SEARCH,
             scope_name(scope),
             sort_name(sort),
-            enc(&p.q)
+            enc(&p.q),
+            enc(&p.state),
+            enc(&p.model)
         )
     };
     let content = html! {
@@ -173,6 +200,22 @@ async fn page(
                     input #search-q name="q" type="search" value=(p.q) autocomplete="off" maxlength="500"
                         placeholder="words, \"a phrase\", pref*, -word, tag:sql, model:gpt-4o, user:ann, template:name, state:failed, after:2026-01-01";
                 }
+                @if scope == Scope::History {
+                    div.field {
+                        label for="search-state" { "State" }
+                        select #search-state name="state" {
+                            option value="" { "Any" }
+                            @for st in STATES { option value=(st) selected[p.state == st] { (st) } }
+                        }
+                    }
+                    div.field {
+                        label for="search-model" { "Model" }
+                        input #search-model name="model" value=(p.model) list="search-models" placeholder="any" maxlength="200";
+                        datalist #search-models {
+                            @if let Some(r) = &results { @for (m, _) in &r.models { option value=(m) {} } }
+                        }
+                    }
+                }
                 div.field {
                     label for="search-sort" { "Sort" }
                     select #search-sort name="sort" {
@@ -185,7 +228,7 @@ async fn page(
         div #search-error role="alert" { (form_errors(error.as_ref())) }
         div #search-body {
             @if let Some(r) = &results {
-                (results_view(scope, &p.q, r, rebuilding))
+                (results_view(scope, &full, r, rebuilding))
                 @let pages = r.total.div_ceil(PAGE as u64) as usize;
                 @if pages > 1 {
                     nav.pager aria-label="Pages" {

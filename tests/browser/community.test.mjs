@@ -430,6 +430,12 @@ step('search: results update as you type, show only what the searcher may see, a
   assert.match(await page.locator('#search-error').textContent(), /quote is not closed/);
   await page.screenshot({ path: join(OUT, 'search-community.png'), fullPage: true });
 
+  // The run history's filter controls.
+  await visit(page, '/search?scope=history&q=&state=completed');
+  assert.equal(await page.locator('#search-state').inputValue(), 'completed');
+  await page.locator('#search-count').waitFor();
+  await page.screenshot({ path: join(OUT, 'search-history.png'), fullPage: true });
+
   // The moderator searches the payload prompts: the page stays free of injected markup.
   const mod = b.moderator.page;
   await visit(mod, '/search?scope=community&q=alert');

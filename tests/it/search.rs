@@ -128,6 +128,32 @@ async fn search_finds_only_what_the_searcher_may_see() {
     until(&app, &ann, "history", "-join", 1).await;
     until(&app, &ann, "history", "num*", 2).await;
 
+    // The history page's filter controls narrow the results like the query language.
+    let html = app
+        .get(&ann, "/search?scope=history&q=window&model=llama3.1:8b")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("1 results") && html.contains("<b>window</b>"),
+        "{html}"
+    );
+    let html = app
+        .get(&ann, "/search?scope=history&q=window&model=gpt-4o-mini")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("0 results"));
+    let html = app
+        .get(&ann, "/search?scope=history&q=window&state=failed")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("0 results") && html.contains("<option value=\"failed\" selected>"));
+
     // A renamed user is found under the new name.
     let res = app
         .post_form(&ann, "/account/name", &[("name", "Annabel Zed")])
