@@ -116,11 +116,7 @@ struct PromptJson {
 }
 
 async fn author_ref(state: &ApiState, id: UserId) -> Result<AuthorRef> {
-    let name = match state.auth.store().get_user(id).await {
-        Ok(u) => u.name.to_string(),
-        Err(Error::NotFound) => "(deleted user)".to_owned(),
-        Err(e) => return Err(e),
-    };
+    let name = state.community.name_of(id).await?;
     Ok(AuthorRef { id, name })
 }
 

@@ -440,6 +440,16 @@ impl Community {
             .await
     }
 
+    /// The display name of a user shown next to prompts, comments and decisions; a deleted
+    /// account shows as such rather than failing the page.
+    pub async fn name_of(&self, id: UserId) -> Result<String> {
+        match self.store.get_user(id).await {
+            Ok(u) => Ok(u.name.to_string()),
+            Err(Error::NotFound) => Ok("(deleted user)".into()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The current time (for views that show ages).
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()

@@ -9,7 +9,11 @@
 //! only when approved or the viewer's own (moderators see all). Snippets are HTML-escaped by
 //! tantivy before the `<b>` marks are added.
 
+mod build;
 pub mod query;
+mod request;
+
+pub use request::{Hit, Scope, SearchRequest, SearchResults, SearchSort, Viewer};
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -19,19 +23,16 @@ use tantivy::aggregation::AggregationCollector;
 use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::aggregation::agg_result::{AggregationResult, AggregationResults, BucketResult};
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{
-    AllQuery, BooleanQuery, Occur, PhraseQuery, Query, RangeQuery, RegexQuery, TermQuery,
-};
-use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value,
-};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery};
+use tantivy::schema::{FAST, Field, INDEXED, STORED, STRING, Schema, TEXT, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{
     DateTime, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
 };
 use time::OffsetDateTime;
 
-use self::query::{Filter, Parsed, Part};
+use self::build::exact;
+use self::query::Part;
 use crate::error::{Error, Result};
 
 /// Bumped when the schema or what is indexed changes: an index of another version is rebuilt.
@@ -371,7 +372,7 @@ impl SearchIndex {
         for part in &req.parsed.must {
             let q = self.part_query(part)?;
             if !matches!(part, Part::Field(..)) {
-                text_query.push((Occur::Should, self.part_query(part)?));
+                text_query.push((Occur::Should, q.box_clone()));
             }
             clauses.push((Occur::Must, q));
         }
@@ -504,125 +505,6 @@ impl SearchIndex {
             models,
         })
     }
-
-    /// Who may see what: runs of the viewer's workspaces; approved prompts, the viewer's own,
-    /// or all of them for moderators.
-    fn permission(&self, req: &SearchRequest) -> Box<dyn Query> {
-        let f = &self.f;
-        let term = |field: Field, v: &str| -> Box<dyn Query> {
-            Box::new(TermQuery::new(
-                Term::from_field_text(field, v),
-                IndexRecordOption::Basic,
-            ))
-        };
-        match req.scope {
-            Scope::History => {
-                let workspaces: Vec<(Occur, Box<dyn Query>)> = req
-                    .viewer
-                    .workspaces
-                    .iter()
-                    .map(|w| (Occur::Should, term(f.workspace, w)))
-                    .collect();
-                if workspaces.is_empty() {
-                    // No workspace: nothing (an empty Should would match everything).
-                    return Box::new(BooleanQuery::new(vec![
-                        (Occur::Must, term(f.kind, "run")),
-                        (Occur::MustNot, term(f.kind, "run")),
-                    ]));
-                }
-                Box::new(BooleanQuery::new(vec![
-                    (Occur::Must, term(f.kind, "run")),
-                    (Occur::Must, Box::new(BooleanQuery::new(workspaces))),
-                ]))
-            }
-            Scope::Community => {
-                let mut clauses = vec![(Occur::Must, term(f.kind, "prompt"))];
-                if !req.viewer.moderator {
-                    clauses.push((
-                        Occur::Must,
-                        Box::new(BooleanQuery::new(vec![
-                            (Occur::Should, term(f.state, "approved")),
-                            (Occur::Should, term(f.owner, &req.viewer.user)),
-                        ])),
-                    ));
-                }
-                Box::new(BooleanQuery::new(clauses))
-            }
-        }
-    }
-
-    /// The words of `text` as the index's tokenizer cuts them.
-    fn words(&self, field: Field, text: &str) -> Result<Vec<Term>> {
-        let mut tokenizer = self.index.tokenizer_for_field(field).map_err(ix)?;
-        let mut stream = tokenizer.token_stream(text);
-        let mut out = Vec::new();
-        while let Some(t) = stream.next() {
-            out.push(Term::from_field_text(field, &t.text));
-        }
-        Ok(out)
-    }
-
-    /// A query for `part` over the text fields (or its filter's field).
-    fn part_query(&self, part: &Part) -> Result<Box<dyn Query>> {
-        let f = &self.f;
-        let text_fields = [f.title, f.body];
-        Ok(match part {
-            Part::Word(w) => self.words_in(&text_fields, w, false)?,
-            Part::Phrase(p) => self.words_in(&text_fields, p, true)?,
-            Part::Prefix(p) => {
-                let pattern = format!("{}.*", regex_escape(p));
-                let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-                for field in text_fields {
-                    any.push((
-                        Occur::Should,
-                        Box::new(RegexQuery::from_pattern(&pattern, field).map_err(ix)?),
-                    ));
-                }
-                Box::new(BooleanQuery::new(any))
-            }
-            Part::Field(filter, value) => match filter {
-                Filter::Tag => exact(f.tag, &value.to_lowercase()),
-                Filter::Model => exact(f.model, value),
-                Filter::State | Filter::Status => exact(f.state, &value.to_lowercase()),
-                Filter::User => self.words_in(&[f.user], value, true)?,
-                Filter::Template => self.words_in(&[f.template], value, true)?,
-            },
-        })
-    }
-
-    /// All words of `text` in one of `fields` (in order when `phrase`); a text with no word
-    /// matches nothing.
-    fn words_in(&self, fields: &[Field], text: &str, phrase: bool) -> Result<Box<dyn Query>> {
-        let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for &field in fields {
-            let terms = self.words(field, text)?;
-            let q: Box<dyn Query> = match terms.len() {
-                0 => continue,
-                1 => Box::new(TermQuery::new(
-                    terms[0].clone(),
-                    IndexRecordOption::WithFreqs,
-                )),
-                _ if phrase => Box::new(PhraseQuery::new(terms)),
-                _ => Box::new(BooleanQuery::new(
-                    terms
-                        .into_iter()
-                        .map(|t| {
-                            (
-                                Occur::Must,
-                                Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs))
-                                    as Box<dyn Query>,
-                            )
-                        })
-                        .collect(),
-                )),
-            };
-            any.push((Occur::Should, q));
-        }
-        if any.is_empty() {
-            return Ok(exact(self.f.id, "\u{0}no-word"));
-        }
-        Ok(Box::new(BooleanQuery::new(any)))
-    }
 }
 
 /// Counts by tag and by model over everything the query matches.
@@ -645,24 +527,6 @@ fn buckets(res: &AggregationResults, name: &str) -> Counts {
     }
 }
 
-fn exact(field: Field, value: &str) -> Box<dyn Query> {
-    Box::new(TermQuery::new(
-        Term::from_field_text(field, value),
-        IndexRecordOption::Basic,
-    ))
-}
-
-fn regex_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 2);
-    for c in s.chars() {
-        if "\\.+*?()|[]{}^$#&-~".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// The start of a text, HTML-escaped, for a result without highlighted words.
 fn escape_start(s: &str) -> String {
     let start: String = s.chars().take(200).collect();
@@ -678,104 +542,6 @@ fn escape_start(s: &str) -> String {
         }
     }
     out
-}
-
-/// What is searched.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    /// Runs.
-    History,
-    /// Community prompts.
-    Community,
-}
-
-/// The order of results.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SearchSort {
-    /// Best match first.
-    #[default]
-    Relevance,
-    /// Newest first.
-    Newest,
-    /// Highest rated first (community).
-    Rating,
-    /// Most used first (community).
-    Usage,
-}
-
-/// Who searches.
-#[derive(Clone, Debug, Default)]
-pub struct Viewer {
-    /// Their user id.
-    pub user: String,
-    /// Their workspaces' ids.
-    pub workspaces: Vec<String>,
-    /// Whether they moderate the community.
-    pub moderator: bool,
-}
-
-/// A search.
-#[derive(Clone, Debug)]
-pub struct SearchRequest {
-    /// What is searched.
-    pub scope: Scope,
-    /// The parsed query.
-    pub parsed: Parsed,
-    /// Who searches.
-    pub viewer: Viewer,
-    /// Order.
-    pub sort: SearchSort,
-    /// Results to skip.
-    pub offset: usize,
-    /// Results to return (1 to 100).
-    pub limit: usize,
-}
-
-/// One result.
-#[derive(Clone, Debug, Serialize)]
-pub struct Hit {
-    /// The record's id.
-    pub id: String,
-    /// Its kind.
-    pub kind: Kind,
-    /// A run's workspace.
-    pub workspace: Option<String>,
-    /// Its title.
-    pub title: String,
-    /// Who made it.
-    pub user: String,
-    /// A piece of its text with the matching words in `<b>`, HTML-escaped.
-    pub snippet_html: String,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Models.
-    pub models: Vec<String>,
-    /// State or status.
-    pub state: String,
-    /// When.
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub time: Option<OffsetDateTime>,
-    /// Mean rating.
-    pub rating: f64,
-    /// Uses.
-    pub usage: u64,
-    /// Cost in USD.
-    pub cost: f64,
-}
-
-/// A page of results with counts.
-#[derive(Clone, Debug, Serialize)]
-pub struct SearchResults {
-    /// This page.
-    pub hits: Vec<Hit>,
-    /// All matches.
-    pub total: u64,
-    /// Matches per tag (most first).
-    pub tags: Vec<(String, u64)>,
-    /// Matches per model (most first).
-    pub models: Vec<(String, u64)>,
 }
 
 #[cfg(test)]
