@@ -264,8 +264,10 @@ fn in_process(lines: &mut Vec<String>) {
     ));
 
     let mut times = Vec::new();
+    let mut by_query: Vec<(String, Vec<Duration>)> = Vec::new();
     let mut hits = 0;
     for round in 0..=QUERY_ROUNDS {
+        let mut slot = 0;
         for (q, scope) in QUERIES {
             for sort in [SearchSort::Relevance, SearchSort::Newest] {
                 let req = SearchRequest {
@@ -282,9 +284,23 @@ fn in_process(lines: &mut Vec<String>) {
                 if round > 0 {
                     times.push(e);
                     hits += r.total;
+                    if by_query.len() <= slot {
+                        by_query.push((format!("{q:?} {scope:?} {sort:?}"), Vec::new()));
+                    }
+                    by_query[slot].1.push(e);
                 }
+                slot += 1;
             }
         }
+    }
+    let mut medians: Vec<(Duration, String)> = by_query
+        .into_iter()
+        .map(|(name, mut t)| (percentile(&mut t, 0.5), name))
+        .collect();
+    medians.sort();
+    println!("   slowest queries (median):");
+    for (t, name) in medians.iter().rev().take(6) {
+        println!("     {:>7.0} us  {name}", us(*t));
     }
     let count = times.len();
     let (p50, p99) = (percentile(&mut times, 0.5), percentile(&mut times, 0.99));

@@ -108,6 +108,27 @@ pub async fn step(
                     expanded.push((k, doc));
                 }
             }
+        } else if kind == ChangeKind::Template {
+            // A renamed template: its runs indexed under the old name are loaded again.
+            let Ok(tid) = id.parse::<TemplateId>() else {
+                continue;
+            };
+            let name = match store.get_template(tid).await {
+                Ok(t) => t.name,
+                Err(Error::NotFound) => continue,
+                Err(e) => return Err(e),
+            };
+            let stale = {
+                let index = index.clone();
+                tokio::task::spawn_blocking(move || index.runs_named_otherwise(&id, &name))
+                    .await
+                    .map_err(Error::internal)??
+            };
+            for run in stale {
+                if seen.insert((ChangeKind::Run, run.clone())) {
+                    expanded.push((ChangeKind::Run, run));
+                }
+            }
         } else {
             expanded.push((kind, id));
         }
@@ -145,8 +166,7 @@ pub async fn step(
                     ops.push(Op::DeleteWorkspace(id));
                 }
             }
-            // Users were expanded above; a renamed template shows its new name on its runs
-            // when they are next indexed.
+            // Users and templates were expanded above into the documents that show their names.
             ChangeKind::User | ChangeKind::Template => {}
         }
     }
@@ -228,6 +248,7 @@ async fn run_doc(store: &dyn Store, names: &mut Names, run: Run) -> Result<Doc> 
             template.clone()
         },
         template,
+        template_id: run.template_id.map(|t| t.to_string()),
         body,
         tags: Vec::new(),
         models: vec![run.model],
@@ -255,6 +276,7 @@ async fn prompt_doc(store: &dyn Store, names: &mut Names, p: CommunityPrompt) ->
         user: names.user(store, p.author).await?,
         title: p.content.name.clone(),
         template: String::new(),
+        template_id: None,
         body,
         rating: p.average().unwrap_or(0.0),
         usage: p.usage_count,

@@ -36,7 +36,7 @@ use self::query::Part;
 use crate::error::{Error, Result};
 
 /// Bumped when the schema or what is indexed changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 /// Most text indexed per document (longer outputs are cut for the index, not in the store).
 const MAX_BODY_BYTES: usize = 256 * 1024;
 /// Memory for the index writer.
@@ -81,6 +81,8 @@ pub struct Doc {
     pub title: String,
     /// The template's name (runs).
     pub template: String,
+    /// The template's id (runs made from a template).
+    pub template_id: Option<String>,
     /// The text: prompt and output of a run; description and prompts of a community prompt.
     pub body: String,
     /// Tags.
@@ -119,6 +121,8 @@ struct Fields {
     user: Field,
     title: Field,
     template: Field,
+    template_id: Field,
+    template_name: Field,
     body: Field,
     tag: Field,
     model: Field,
@@ -139,6 +143,9 @@ fn schema() -> (Schema, Fields) {
         user: b.add_text_field("user", TEXT | STORED),
         title: b.add_text_field("title", TEXT | STORED),
         template: b.add_text_field("template", TEXT),
+        template_id: b.add_text_field("template_id", STRING),
+        // The template's name as one term: finds runs that still carry an old name.
+        template_name: b.add_text_field("template_name", STRING),
         body: b.add_text_field("body", TEXT | STORED),
         tag: b.add_text_field("tag", STRING | FAST | STORED),
         model: b.add_text_field("model", STRING | FAST | STORED),
@@ -297,6 +304,10 @@ impl SearchIndex {
         doc.add_text(f.user, &d.user);
         doc.add_text(f.title, &d.title);
         doc.add_text(f.template, &d.template);
+        if let Some(t) = &d.template_id {
+            doc.add_text(f.template_id, t);
+            doc.add_text(f.template_name, &d.template);
+        }
         let mut body = d.body;
         if body.len() > MAX_BODY_BYTES {
             let mut cut = MAX_BODY_BYTES;
@@ -324,10 +335,24 @@ impl SearchIndex {
 
     /// The documents owned by `owner` (a user id): their kind and id, for refreshing names.
     pub fn owned_by(&self, owner: &str) -> Result<Vec<(Kind, String)>> {
+        self.ids(&*exact(self.f.owner, owner))
+    }
+
+    /// The runs of template `template` indexed under a name other than `name`: those a rename
+    /// left behind.
+    pub fn runs_named_otherwise(&self, template: &str, name: &str) -> Result<Vec<String>> {
+        let q = BooleanQuery::new(vec![
+            (Occur::Must, exact(self.f.template_id, template)),
+            (Occur::MustNot, exact(self.f.template_name, name)),
+        ]);
+        Ok(self.ids(&q)?.into_iter().map(|(_, id)| id).collect())
+    }
+
+    /// The kind and id of every document `q` matches.
+    fn ids(&self, q: &dyn Query) -> Result<Vec<(Kind, String)>> {
         let searcher = self.reader.searcher();
-        let q = exact(self.f.owner, owner);
         let found = searcher
-            .search(&*q, &tantivy::collector::DocSetCollector)
+            .search(q, &tantivy::collector::DocSetCollector)
             .map_err(ix)?;
         let mut out = Vec::with_capacity(found.len());
         for a in found {

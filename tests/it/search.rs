@@ -154,12 +154,45 @@ async fn search_finds_only_what_the_searcher_may_see() {
         .unwrap();
     assert!(html.contains("0 results") && html.contains("<option value=\"failed\" selected>"));
 
+    // A run of a renamed template is found under the template's new name, not the old one.
+    let res = ann
+        .post(app.url(&format!("/api/workspaces/{}/templates", ws_a.id)))
+        .json(&json!({"name": "Quarterly digest", "user_prompt_template": "Digest"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let template: Value = res.json().await.unwrap();
+    let tid = template["template"]["id"].as_str().unwrap().to_owned();
+    let mut from_template = run(ws_a.id, ann_id, 9, "digest of the quarter");
+    from_template.template_id = Some(tid.parse().unwrap());
+    app.store
+        .create_runs(vec![from_template], Vec::new())
+        .await
+        .unwrap();
+    until(&app, &ann, "history", "template:quarterly", 1).await;
+    let res = ann
+        .post(app.url(&format!("/api/templates/{tid}/versions")))
+        .json(
+            &json!({"base_version": 1, "name": "Annual summary", "user_prompt_template": "Digest"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body = until(&app, &ann, "history", "template:annual", 1).await;
+    assert_eq!(body["hits"][0]["title"], "Annual summary");
+    assert_eq!(
+        search(&app, &ann, "history", "template:quarterly").await.1["total"],
+        0
+    );
+
     // A renamed user is found under the new name.
     let res = app
         .post_form(&ann, "/account/name", &[("name", "Annabel Zed")])
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    until(&app, &ann, "history", "user:annabel", 2).await;
+    until(&app, &ann, "history", "user:annabel", 3).await;
 
     // Community: pending only for the author and moderators (the admin).
     let sub = ann
@@ -234,19 +267,44 @@ async fn the_index_resumes_after_a_restart_and_rebuilds_when_deleted() {
         app.stop().await;
         (ws, user)
     };
-    let _ = (ws, user);
     let d = dir.clone();
     let app = TestApp::spawn_with(move |c| c.data_dir = d).await;
     let admin = app.login(ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD).await;
     let body = until(&app, &admin, "history", "restartable", total as u64).await;
     assert_eq!(body["total"], total, "every run once");
+    // Enough runs that a rebuild takes a while.
+    let bulk = 20_000;
+    for _ in 0..(bulk / 1_000) {
+        let runs = (0..1_000).map(|i| run(ws, user, i, "bulk")).collect();
+        app.store.create_runs(runs, Vec::new()).await.unwrap();
+    }
     app.stop().await;
 
-    // Delete the index: it is rebuilt from the change log while the server serves.
+    // Delete the index: it is rebuilt from the change log while the server serves, and search
+    // says so, with how far along it is.
     std::fs::remove_dir_all(dir.join("index")).unwrap();
     let d = dir.clone();
     let app = TestApp::spawn_with(move |c| c.data_dir = d).await;
     let admin = app.login(ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD).await;
     assert_eq!(app.get(&admin, "/healthz").await.status(), StatusCode::OK);
+    let (status, body) = search(&app, &admin, "history", "bulk").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let percent = body["rebuilding_percent"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no rebuilding notice while rebuilding: {body}"));
+    assert!(percent < 100, "{body}");
+    assert!(body["total"].as_u64().unwrap() < bulk, "{body}");
+    let html = app
+        .get(&admin, "/search?scope=history&q=bulk")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("The search index is rebuilding ("),
+        "the page says the index is rebuilding"
+    );
     until(&app, &admin, "history", "restartable", total as u64).await;
+    let body = until(&app, &admin, "history", "bulk", bulk).await;
+    assert!(body["rebuilding_percent"].is_null(), "{body}");
 }
