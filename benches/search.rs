@@ -266,7 +266,11 @@ fn in_process(lines: &mut Vec<String>) {
     let mut times = Vec::new();
     let mut by_query: Vec<(String, Vec<Duration>)> = Vec::new();
     let mut hits = 0;
-    for round in 0..=QUERY_ROUNDS {
+    let rounds = std::env::var("SEARCH_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(QUERY_ROUNDS);
+    for round in 0..=rounds {
         let mut slot = 0;
         for (q, scope) in QUERIES {
             for sort in [SearchSort::Relevance, SearchSort::Newest] {
@@ -523,6 +527,10 @@ fn main() {
     let started = Instant::now();
     let mut lines = Vec::new();
     in_process(&mut lines);
+    // For profiling the in-process search alone.
+    if std::env::var_os("SEARCH_BENCH_IN_PROCESS_ONLY").is_some() {
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -35,10 +35,8 @@ impl SearchIndex {
                         (Occur::MustNot, term(f.kind, "run")),
                     ]));
                 }
-                Box::new(BooleanQuery::new(vec![
-                    (Occur::Must, term(f.kind, "run")),
-                    (Occur::Must, Box::new(BooleanQuery::new(workspaces))),
-                ]))
+                // Only runs carry a workspace, so the workspaces alone select runs.
+                Box::new(BooleanQuery::new(workspaces))
             }
             Scope::Community => {
                 let mut clauses = vec![(Occur::Must, term(f.kind, "prompt"))];
@@ -67,23 +65,16 @@ impl SearchIndex {
         Ok(out)
     }
 
-    /// A query for `part` over the text fields (or its filter's field).
-    pub(super) fn part_query(&self, part: &Part) -> Result<Box<dyn Query>> {
+    /// A query for `part` over `text` (the title and body as one field, so each word or phrase
+    /// is one scorer that the permission filter can drive), or its filter's field.
+    pub(super) fn part_query(&self, part: &Part, text: Field) -> Result<Box<dyn Query>> {
         let f = &self.f;
-        let text_fields = [f.title, f.body];
         Ok(match part {
-            Part::Word(w) => self.words_in(&text_fields, w, false)?,
-            Part::Phrase(p) => self.words_in(&text_fields, p, true)?,
+            Part::Word(w) => self.words_in(&[text], w, false)?,
+            Part::Phrase(p) => self.words_in(&[text], p, true)?,
             Part::Prefix(p) => {
                 let pattern = format!("{}.*", regex_escape(p));
-                let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-                for field in text_fields {
-                    any.push((
-                        Occur::Should,
-                        Box::new(RegexQuery::from_pattern(&pattern, field).map_err(ix)?),
-                    ));
-                }
-                Box::new(BooleanQuery::new(any))
+                Box::new(RegexQuery::from_pattern(&pattern, text).map_err(ix)?)
             }
             Part::Field(filter, value) => match filter {
                 Filter::Tag => exact(f.tag, &value.to_lowercase()),

@@ -10,6 +10,7 @@
 //! tantivy before the `<b>` marks are added.
 
 mod build;
+mod facets;
 pub mod query;
 mod request;
 
@@ -19,9 +20,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use tantivy::aggregation::AggregationCollector;
-use tantivy::aggregation::agg_req::Aggregations;
-use tantivy::aggregation::agg_result::{AggregationResult, AggregationResults, BucketResult};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery};
 use tantivy::schema::{FAST, Field, INDEXED, STORED, STRING, Schema, TEXT, Value};
@@ -32,11 +30,12 @@ use tantivy::{
 use time::OffsetDateTime;
 
 use self::build::exact;
+use self::facets::Facets;
 use self::query::Part;
 use crate::error::{Error, Result};
 
 /// Bumped when the schema or what is indexed changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 /// Most text indexed per document (longer outputs are cut for the index, not in the store).
 const MAX_BODY_BYTES: usize = 256 * 1024;
 /// Memory for the index writer.
@@ -124,6 +123,7 @@ struct Fields {
     template_id: Field,
     template_name: Field,
     body: Field,
+    text: Field,
     tag: Field,
     model: Field,
     state: Field,
@@ -147,6 +147,8 @@ fn schema() -> (Schema, Fields) {
         // The template's name as one term: finds runs that still carry an old name.
         template_name: b.add_text_field("template_name", STRING),
         body: b.add_text_field("body", TEXT | STORED),
+        // Title and body together: what words, phrases and prefixes are searched in.
+        text: b.add_text_field("text", TEXT),
         tag: b.add_text_field("tag", STRING | FAST | STORED),
         model: b.add_text_field("model", STRING | FAST | STORED),
         state: b.add_text_field("state", STRING | STORED),
@@ -297,7 +299,8 @@ impl SearchIndex {
         let mut doc = TantivyDocument::default();
         doc.add_text(f.id, &d.id);
         doc.add_text(f.kind, d.kind.map_or("run", Kind::as_str));
-        if let Some(ws) = &d.workspace {
+        // Only runs have a workspace: the history permission filter relies on it.
+        if let (Some(ws), Some(Kind::Run) | None) = (&d.workspace, d.kind) {
             doc.add_text(f.workspace, ws);
         }
         doc.add_text(f.owner, &d.owner);
@@ -316,6 +319,7 @@ impl SearchIndex {
             }
             body.truncate(cut);
         }
+        doc.add_text(f.text, format!("{}\n{body}", d.title));
         doc.add_text(f.body, &body);
         for t in &d.tags {
             doc.add_text(f.tag, t);
@@ -395,14 +399,14 @@ impl SearchIndex {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, self.permission(req))];
         let mut text_query: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for part in &req.parsed.must {
-            let q = self.part_query(part)?;
             if !matches!(part, Part::Field(..)) {
-                text_query.push((Occur::Should, q.box_clone()));
+                // The same words over the body alone pick the highlighted snippet.
+                text_query.push((Occur::Should, self.part_query(part, f.body)?));
             }
-            clauses.push((Occur::Must, q));
+            clauses.push((Occur::Must, self.part_query(part, f.text)?));
         }
         for part in &req.parsed.must_not {
-            clauses.push((Occur::MustNot, self.part_query(part)?));
+            clauses.push((Occur::MustNot, self.part_query(part, f.text)?));
         }
         if req.parsed.after.is_some() || req.parsed.before.is_some() {
             use std::ops::Bound;
@@ -424,35 +428,30 @@ impl SearchIndex {
             searcher: &tantivy::Searcher,
             query: &dyn Query,
             top: impl tantivy::collector::Collector<Fruit = Vec<(S, tantivy::DocAddress)>>,
-            facets: AggregationCollector,
-        ) -> Result<(Vec<tantivy::DocAddress>, u64, AggregationResults)>
+        ) -> Result<(Vec<tantivy::DocAddress>, u64, (Counts, Counts))>
         where
             S: 'static,
         {
-            let (top, n, aggs) = searcher.search(query, &(top, Count, facets)).map_err(ix)?;
-            Ok((top.into_iter().map(|(_, a)| a).collect(), n as u64, aggs))
+            let (top, n, facets) = searcher.search(query, &(top, Count, Facets)).map_err(ix)?;
+            Ok((top.into_iter().map(|(_, a)| a).collect(), n as u64, facets))
         }
         let base = TopDocs::with_limit(limit).and_offset(req.offset);
-        let facets = facet_collector()?;
-        let (addrs, total, aggs) = match req.sort {
-            SearchSort::Relevance => page(&searcher, &query, base.order_by_score(), facets)?,
+        let (addrs, total, (tags, models)) = match req.sort {
+            SearchSort::Relevance => page(&searcher, &query, base.order_by_score())?,
             SearchSort::Newest => page(
                 &searcher,
                 &query,
                 base.order_by_fast_field::<DateTime>("time", Order::Desc),
-                facets,
             )?,
             SearchSort::Rating => page(
                 &searcher,
                 &query,
                 base.order_by_fast_field::<f64>("rating", Order::Desc),
-                facets,
             )?,
             SearchSort::Usage => page(
                 &searcher,
                 &query,
                 base.order_by_fast_field::<u64>("usage", Order::Desc),
-                facets,
             )?,
         };
         let snippets = if text_query.is_empty() {
@@ -522,33 +521,12 @@ impl SearchIndex {
                     .unwrap_or(0.0),
             });
         }
-        let (tags, models) = (buckets(&aggs, "tags"), buckets(&aggs, "models"));
         Ok(SearchResults {
             hits,
             total,
             tags,
             models,
         })
-    }
-}
-
-/// Counts by tag and by model over everything the query matches.
-fn facet_collector() -> Result<AggregationCollector> {
-    let req: Aggregations = serde_json::from_value(serde_json::json!({
-        "tags": {"terms": {"field": "tag", "size": 20}},
-        "models": {"terms": {"field": "model", "size": 20}},
-    }))
-    .map_err(ix)?;
-    Ok(AggregationCollector::from_aggs(req, Default::default()))
-}
-
-fn buckets(res: &AggregationResults, name: &str) -> Counts {
-    match res.0.get(name) {
-        Some(AggregationResult::BucketResult(BucketResult::Terms { buckets, .. })) => buckets
-            .iter()
-            .map(|b| (b.key.to_string(), b.doc_count))
-            .collect(),
-        _ => Vec::new(),
     }
 }
 

@@ -281,8 +281,13 @@ async fn the_index_resumes_after_a_restart_and_rebuilds_when_deleted() {
     app.stop().await;
 
     // Delete the index: it is rebuilt from the change log while the server serves, and search
-    // says so, with how far along it is.
-    std::fs::remove_dir_all(dir.join("index")).unwrap();
+    // says so, with how far along it is. (A background merge of the stopped server's index may
+    // still be finishing its files, so removal is retried.)
+    let start = Instant::now();
+    while let Err(e) = std::fs::remove_dir_all(dir.join("index")) {
+        assert!(start.elapsed() < Duration::from_secs(10), "{e}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let d = dir.clone();
     let app = TestApp::spawn_with(move |c| c.data_dir = d).await;
     let admin = app.login(ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD).await;
