@@ -126,6 +126,12 @@ if (form) {
       body.community_id = data.get('community_id');
       body.variables = variables;
     }
+    // The folder context built in this browser, when the user keeps it included.
+    const context = window.promptyardContext?.();
+    if (context) {
+      body.context = context.text;
+      body.context_manifest = context.manifest;
+    }
     columns.replaceChildren();
     controllers = models.map(() => new AbortController());
     runButton.disabled = true;

@@ -135,6 +135,11 @@ impl App {
                 Permission::Public,
                 http::assets::serve_asset,
             )
+            .get(
+                "/assets/m/{tree}/{*path}",
+                Permission::Public,
+                http::assets::serve_module,
+            )
             .into_parts();
         table.extend(web_table);
         table.extend(api_table);

@@ -8,6 +8,7 @@ mod search;
 mod session;
 mod template_ops;
 mod templates;
+mod tokens;
 pub mod v1;
 mod views;
 mod workspaces;
@@ -62,7 +63,9 @@ impl FromRef<ApiState> for Edge {
 pub fn router(state: ApiState) -> (Router, Vec<RouteSpec>) {
     let r = Routes::new(state.auth.clone(), state.edge.clone());
     let r = template_ops::routes(templates::routes(workspaces::routes(session::routes(r))));
-    let r = search::routes(community::routes(v1::routes(gateway::routes(r))));
+    let r = tokens::routes(search::routes(community::routes(v1::routes(
+        gateway::routes(r),
+    ))));
     let (router, table) = r.into_parts();
     // The /v1 layer sits inside, so it rewrites its errors into OpenAI's shape first.
     let router = router

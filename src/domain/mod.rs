@@ -29,7 +29,7 @@ pub use ids::{
     ApiKeyId, AuditId, ConnectionId, InviteId, RunId, SessionId, TemplateId, UserId, WorkspaceId,
 };
 pub use provider::{Connection, ProviderKind};
-pub use run::{Run, RunState};
+pub use run::{ContextFile, MAX_CONTEXT_FILES, Run, RunState, validate_manifest};
 pub use session::{Session, SessionToken, TokenHash};
 pub use template::{
     ModelDefaults, NewTemplate, SaveOutcome, Template, TemplateContent, TemplateVersion,

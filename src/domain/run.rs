@@ -104,3 +104,52 @@ pub struct Run {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
+
+/// One file of a run's folder context, as the browser's context builder describes it: what was
+/// sent, never the content itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextFile {
+    /// The path inside the chosen folder, `/`-separated.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the content, lowercase hex (absent where the browser could not hash: outside
+    /// a secure context).
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Tokens under the encoding the context was counted with.
+    pub tokens: u64,
+}
+
+/// At most this many files in one context manifest.
+pub const MAX_CONTEXT_FILES: usize = 10_000;
+
+/// Checks a context manifest from the browser: a bounded number of files, each with a sensible
+/// path and, where given, a SHA-256 in hex.
+pub fn validate_manifest(files: &[ContextFile]) -> crate::error::Result<()> {
+    use crate::error::Error;
+    if files.len() > MAX_CONTEXT_FILES {
+        return Err(Error::invalid(
+            "context_manifest",
+            format!("a context may hold at most {MAX_CONTEXT_FILES} files"),
+        ));
+    }
+    for f in files {
+        if f.path.is_empty() || f.path.len() > 1024 || f.path.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "context_manifest",
+                "each file needs a path of 1 to 1024 characters without control characters",
+            ));
+        }
+        if let Some(h) = &f.sha256
+            && (h.len() != 64 || !h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        {
+            return Err(Error::invalid(
+                "context_manifest",
+                format!("the SHA-256 of {} is not 64 lowercase hex digits", f.path),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -286,6 +286,11 @@ impl Gateway {
         })
     }
 
+    /// The context window of `model` on a connection of `provider_kind`, when known.
+    pub fn context_window(&self, provider_kind: &str, model: &str) -> Option<u32> {
+        self.prices.lookup(provider_kind, model).context_window()
+    }
+
     /// The provider connections.
     pub fn providers(&self) -> &Providers {
         &self.providers

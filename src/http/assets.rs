@@ -1,6 +1,8 @@
 //! Static assets embedded in the binary and served at content-hashed URLs
 //! (`/assets/app.3f9a0c1b2d4e.css`) with immutable caching, so a new build never meets a stale
-//! cached file.
+//! cached file. ES modules that import each other by relative path (the context builder and the
+//! vendored tokenizer) are served under one prefix hashed over every embedded file
+//! (`/assets/m/5be0c2a91f3d/context/worker.js`), so their imports resolve within one build.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -19,16 +21,23 @@ struct Assets;
 struct Manifest {
     hashed: HashMap<String, String>,
     logical: HashMap<String, String>,
+    /// A hash over every embedded file, naming the module tree of this build.
+    tree: String,
 }
 
 static MANIFEST: LazyLock<Manifest> = LazyLock::new(|| {
     let mut hashed = HashMap::new();
     let mut logical = HashMap::new();
-    for name in Assets::iter() {
+    let mut names: Vec<_> = Assets::iter().collect();
+    names.sort();
+    let mut tree = Sha256::new();
+    for name in names {
         let Some(file) = Assets::get(&name) else {
             continue;
         };
         let digest = hex::encode(Sha256::digest(&file.data));
+        tree.update(name.as_bytes());
+        tree.update(digest.as_bytes());
         let short = &digest[..12];
         let with_hash = match name.rsplit_once('.') {
             Some((stem, ext)) => format!("{stem}.{short}.{ext}"),
@@ -37,8 +46,18 @@ static MANIFEST: LazyLock<Manifest> = LazyLock::new(|| {
         hashed.insert(name.to_string(), with_hash.clone());
         logical.insert(with_hash, name.to_string());
     }
-    Manifest { hashed, logical }
+    Manifest {
+        hashed,
+        logical,
+        tree: hex::encode(tree.finalize())[..12].to_owned(),
+    }
 });
+
+/// The URL of an embedded ES module inside this build's module tree, e.g.
+/// `module_url("context/worker.js")`.
+pub fn module_url(name: &str) -> String {
+    format!("/assets/m/{}/{name}", MANIFEST.tree)
+}
 
 /// The URL of an embedded asset, e.g. `asset_url("app.css")`.
 pub fn asset_url(name: &str) -> String {
@@ -64,14 +83,25 @@ pub fn head(title: &str) -> maud::Markup {
 
 /// Serves `/assets/{file}`; only hashed names are served, with a year of immutable caching.
 pub async fn serve_asset(Path(file): Path<String>) -> Response {
-    let Some(file_data) = MANIFEST
-        .logical
-        .get(&file)
-        .and_then(|logical| Assets::get(logical).map(|f| (logical, f)))
-    else {
+    match MANIFEST.logical.get(&file) {
+        Some(logical) => serve(logical),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Serves `/assets/m/{tree}/{*path}`: a file of this build's module tree (another build's tree
+/// is not found, so a cached page never mixes builds).
+pub async fn serve_module(Path((tree, path)): Path<(String, String)>) -> Response {
+    if tree != MANIFEST.tree || path.split(['/', '\\']).any(|part| part == "..") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    serve(&path)
+}
+
+fn serve(logical: &str) -> Response {
+    let Some(data) = Assets::get(logical) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let (logical, data) = file_data;
     let mime = mime_guess::from_path(logical).first_or_octet_stream();
     let content_type = HeaderValue::from_str(mime.as_ref())
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
@@ -91,6 +121,16 @@ pub async fn serve_asset(Path(file): Path<String>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modules_share_one_hashed_prefix() {
+        let url = module_url("context/worker.js");
+        assert!(url.starts_with("/assets/m/") && url.ends_with("/context/worker.js"));
+        assert_eq!(
+            url.len(),
+            "/assets/m/".len() + 12 + "/context/worker.js".len()
+        );
+    }
 
     #[test]
     fn stylesheet_has_a_hashed_url() {

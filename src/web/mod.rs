@@ -7,6 +7,7 @@ mod account_form;
 mod admin;
 mod api_keys;
 mod community;
+mod context;
 mod gateway;
 mod home;
 mod login;
@@ -84,7 +85,7 @@ pub fn router(state: WebState) -> (Router, Vec<RouteSpec>) {
     )))));
     let r = api_keys::routes(r);
     let r = playground::routes(providers::routes(templates::routes(workspaces::routes(r))));
-    let r = search::routes(community::routes(gateway::routes(r)));
+    let r = context::routes(search::routes(community::routes(gateway::routes(r))));
     let (router, table) = r.into_parts();
     let router = router
         .layer(middleware::from_fn(clear_shown_flash))

@@ -117,6 +117,10 @@ pub const WS_PLAYGROUND_RUN: &str = "/w/{ws}/playground/run";
 pub const WS_PLAYGROUND_SAVE: &str = "/w/{ws}/playground/save";
 /// One run of a workspace.
 pub const WS_RUN: &str = "/w/{ws}/runs/{run}";
+/// The context builder, set to compare a folder with a run's context.
+pub const WS_RUN_CONTEXT: &str = "/w/{ws}/runs/{run}/context";
+/// The context builder.
+pub const CONTEXT: &str = "/context";
 /// The user's API keys.
 pub const API_KEYS: &str = "/account/api-keys";
 /// Revoke an API key (POST).

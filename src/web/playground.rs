@@ -22,10 +22,12 @@ use super::views::{Nav, layout, when};
 use super::{PageCtx, WebState, paths};
 use crate::auth::Action;
 use crate::domain::variables::VarKind;
-use crate::domain::{CommunityPromptId, Role, RunId, TemplateContent, TemplateId};
+use crate::domain::{
+    CommunityPromptId, ContextFile, Role, RunId, TemplateContent, TemplateId, validate_manifest,
+};
 use crate::error::{Error, Result};
 use crate::gateway::RunRequest;
-use crate::http::assets::asset_url;
+use crate::http::assets::{asset_url, module_url};
 use crate::http::cookies::set_flash;
 use crate::http::extract::{Form, Json, Path, Query};
 use crate::http::routes::{Permission, Routes, WorkspaceAccess};
@@ -130,10 +132,14 @@ async fn page(
             .join("\n");
     }
     let mut models: Vec<(String, String)> = Vec::new();
+    let mut windows: std::collections::HashMap<String, u32> = Default::default();
     for c in state.providers.usable(ws.id).await? {
         for m in &c.models {
             if !models.iter().any(|(id, _)| id == m) {
                 models.push((m.clone(), c.name.clone()));
+                if let Some(w) = state.gateway.context_window(c.kind.as_str(), m) {
+                    windows.insert(m.clone(), w);
+                }
             }
         }
     }
@@ -201,11 +207,19 @@ async fn page(
                 }
                 div.stack {
                     @if let Some(c) = shown { (variables_form(c)) }
+                    div #context-panel.context-panel {
+                        div.check {
+                            input #use-context type="checkbox" disabled;
+                            label for="use-context" { "Include the folder context as " code { "{{context}}" } }
+                        }
+                        p #context-status.muted.small role="status" { "No context built in this browser yet." }
+                        p.small { a href=(paths::CONTEXT) { "Open the context builder" } }
+                    }
                     fieldset.models {
                         legend { "Models (up to " (MAX_MODELS) ")" }
                         @for (m, conn) in &models {
                             div.check {
-                                input id=(format!("m-{m}")) type="checkbox" name="model" value=(m) checked[preselected.contains(m)];
+                                input id=(format!("m-{m}")) type="checkbox" name="model" value=(m) checked[preselected.contains(m)] data-window=[windows.get(m)];
                                 label for=(format!("m-{m}")) { (m) " " span.muted.small { "(" (conn) ")" } }
                             }
                         }
@@ -241,6 +255,7 @@ async fn page(
                 }
             }
         }
+        script type="module" src=(module_url("context/attach.js")) {}
         script type="module" src=(asset_url("playground.js")) {}
     };
     Ok(layout(&ctx, "Playground", Nav::Playground, body))
@@ -299,6 +314,76 @@ struct RunBody {
     max_tokens: Option<u32>,
     #[serde(default)]
     use_cache: bool,
+    /// A folder context built in the browser, given to the prompt as `{{context}}`.
+    #[serde(default)]
+    context: Option<String>,
+    /// What the context holds (paths, sizes, hashes, tokens), kept with the run.
+    #[serde(default)]
+    context_manifest: Option<Vec<ContextFile>>,
+}
+
+/// Puts a folder context into a prompt: where `{{context}}` stands, or after the user prompt
+/// when neither part has the placeholder.
+fn with_context(system: String, user: String, context: &str) -> (String, String) {
+    if has_placeholder(&system) || has_placeholder(&user) {
+        return (put_context(&system, context), put_context(&user, context));
+    }
+    let user = if user.trim().is_empty() {
+        context.to_owned()
+    } else {
+        format!("{user}\n\n{context}")
+    };
+    (system, user)
+}
+
+/// Where the next `{{context}}` (spaces allowed inside the braces) starts and ends in `s`.
+fn placeholder(s: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(i) = s[from..].find("{{").map(|i| from + i) {
+        let rest = s[i + 2..].trim_start();
+        if let Some(after) = rest.strip_prefix("context") {
+            let after = after.trim_start();
+            if after.starts_with("}}") {
+                return Some((i, s.len() - after.len() + 2));
+            }
+        }
+        from = i + 2;
+    }
+    None
+}
+
+fn has_placeholder(s: &str) -> bool {
+    placeholder(s).is_some()
+}
+
+fn put_context(s: &str, context: &str) -> String {
+    let mut out = String::with_capacity(s.len() + context.len());
+    let mut rest = s;
+    while let Some((a, b)) = placeholder(rest) {
+        out.push_str(&rest[..a]);
+        out.push_str(context);
+        rest = &rest[b..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The template variables with the folder context as `context`, when the template declares it
+/// and the user left it empty; whether it was used so.
+fn context_variable(
+    content: &TemplateContent,
+    variables: &Map<String, Value>,
+    context: Option<&str>,
+) -> (Map<String, Value>, bool) {
+    let mut vars = variables.clone();
+    let declared = content.variables.iter().any(|v| v.name == "context");
+    match context {
+        Some(c) if declared && vars.get("context").is_none_or(|v| v.as_str() == Some("")) => {
+            vars.insert("context".into(), Value::String(c.to_owned()));
+            (vars, true)
+        }
+        _ => (vars, false),
+    }
 }
 
 async fn run(
@@ -318,12 +403,20 @@ async fn run(
             "temperature must be between 0 and 2",
         ));
     }
+    if let Some(m) = &body.context_manifest {
+        validate_manifest(m)?;
+    }
+    let context = body.context.as_deref().filter(|c| !c.is_empty());
+    // Whether a template's own `context` variable took the folder context.
+    let mut placed = false;
     let (system, user, template) = match body.template_id {
         Some(id) => {
             let t = usable_template(&state, &access, id).await?;
             let selector = body.template_version.map(|v| v.to_string());
             let v = state.templates.version(&t, selector.as_deref()).await?;
-            let rendered = crate::templates::render(&v.content, &body.variables)?;
+            let (vars, used) = context_variable(&v.content, &body.variables, context);
+            placed = used;
+            let rendered = crate::templates::render(&v.content, &vars)?;
             (
                 rendered.system_prompt,
                 rendered.user_prompt,
@@ -335,12 +428,22 @@ async fn run(
             Some(id) => {
                 let viewer = state.community.standing(&access.auth.user).await?;
                 let p = state.community.get(&viewer, id).await?;
-                let rendered = crate::templates::render(&p.content, &body.variables)?;
+                let (vars, used) = context_variable(&p.content, &body.variables, context);
+                placed = used;
+                let rendered = crate::templates::render(&p.content, &vars)?;
                 state.community.record_run(&viewer, id).await?;
                 (rendered.system_prompt, rendered.user_prompt, None)
             }
             None => (body.system_prompt, body.user_prompt, None),
         },
+    };
+    let (system, user) = match context {
+        Some(c) if !placed => with_context(system, user, c),
+        _ => (system, user),
+    };
+    let manifest = match (context, body.context_manifest) {
+        (Some(_), Some(m)) => Some(serde_json::to_value(m).map_err(Error::internal)?),
+        _ => None,
     };
     if user.trim().is_empty() && system.trim().is_empty() {
         return Err(Error::invalid("user_prompt", "write a prompt first"));
@@ -367,7 +470,7 @@ async fn run(
             stop: Vec::new(),
         },
         template,
-        context_manifest: None,
+        context_manifest: manifest,
         api_key: None,
         allowed_models: Vec::new(),
         use_cache: body.use_cache,
@@ -388,6 +491,23 @@ async fn run(
         Body::from_stream(events),
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod context_tests {
+    use super::*;
+
+    #[test]
+    fn context_goes_where_the_placeholder_is_or_after_the_prompt() {
+        let (s, u) = with_context("sys".into(), "Review {{ context }} now".into(), "CTX");
+        assert_eq!((s.as_str(), u.as_str()), ("sys", "Review CTX now"));
+        let (_, u) = with_context(String::new(), "{{context}}{{context}}".into(), "$1");
+        assert_eq!(u, "$1$1");
+        let (_, u) = with_context(String::new(), "Explain this".into(), "CTX");
+        assert_eq!(u, "Explain this\n\nCTX");
+        let (_, u) = with_context(String::new(), "{{ contexts }}".into(), "CTX");
+        assert_eq!(u, "{{ contexts }}\n\nCTX");
+    }
 }
 
 #[derive(Deserialize)]
@@ -453,18 +573,32 @@ async fn save(
     Ok((jar, Redirect::to(&to)).into_response())
 }
 
+/// The run `id` of the workspace in `access`; any other id is not found.
+pub(super) async fn workspace_run(
+    state: &WebState,
+    access: &WorkspaceAccess,
+    id: &str,
+) -> Result<crate::domain::Run> {
+    let id: RunId = id.parse().map_err(|_| Error::NotFound)?;
+    let run = state.auth.store().get_run(id).await?;
+    if run.workspace_id != access.workspace.id {
+        return Err(Error::NotFound);
+    }
+    Ok(run)
+}
+
 async fn run_page(
     State(state): State<WebState>,
     ctx: PageCtx,
     access: WorkspaceAccess,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Markup> {
-    let id: RunId = id.parse().map_err(|_| Error::NotFound)?;
-    let run = state.auth.store().get_run(id).await?;
-    if run.workspace_id != access.workspace.id {
-        return Err(Error::NotFound);
-    }
+    let run = workspace_run(&state, &access, &id).await?;
     let messages: Vec<ChatMessage> = serde_json::from_str(&run.prompt).unwrap_or_default();
+    let manifest: Option<Vec<ContextFile>> = run
+        .context_manifest
+        .as_ref()
+        .and_then(|m| serde_json::from_value(m.clone()).ok());
     let again = format!(
         "{}?run={}",
         paths::ws(paths::WS_PLAYGROUND, access.workspace.id),
@@ -495,6 +629,29 @@ async fn run_page(
         section.panel {
             h2 { "Output" }
             pre.prompt #run-output { (run.output) }
+        }
+        @if let Some(files) = &manifest {
+            section.panel #context-manifest {
+                h2 { "Folder context" }
+                p.muted {
+                    (files.len()) " files, " (files.iter().map(|f| f.tokens).sum::<u64>()) " tokens, from a folder in the browser. "
+                    "The run keeps each file's path, size, hash and token count; the content is only in the prompt, where the workspace keeps prompts."
+                }
+                table.table {
+                    thead { tr { th { "File" } th.num { "Size" } th.num { "Tokens" } th { "SHA-256" } } }
+                    tbody {
+                        @for f in files {
+                            tr data-path=(f.path) {
+                                td { code { (f.path) } }
+                                td.num { (f.size) " B" }
+                                td.num { (f.tokens) }
+                                td { @match &f.sha256 { Some(h) => code.small title=(h) { (h) }, None => span.muted { "not hashed" } } }
+                            }
+                        }
+                    }
+                }
+                p { a.button href=(paths::ws(paths::WS_RUN_CONTEXT, access.workspace.id).replace("{run}", &run.id.to_string())) { "Run again with the same context" } }
+            }
         }
     };
     Ok(layout(&ctx, "Run", Nav::Playground, body))

@@ -23,6 +23,8 @@ pub enum Nav {
     Community,
     /// Search.
     Search,
+    /// The context builder.
+    Context,
     /// Account.
     Account,
     /// Admin.
@@ -52,8 +54,8 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, content: Markup) -> Markup {
                                     (nav_link(&paths::ws(paths::WS_PLAYGROUND, id), "Playground", nav == Nav::Playground))
                                     (nav_link(&paths::ws(paths::WS_SETTINGS, id), "Members", nav == Nav::Workspace))
                                 }
+                                (nav_link(paths::CONTEXT, "Context", nav == Nav::Context))
                                 (nav_link("/community", "Community", nav == Nav::Community))
-                                (nav_link(paths::ACCOUNT, "Account", nav == Nav::Account))
                                 @if user.is_admin() {
                                     (nav_link(paths::ADMIN_USERS, "Admin", nav == Nav::Admin))
                                 }
@@ -63,8 +65,11 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, content: Markup) -> Markup {
                                 input #top-q name="q" type="search" placeholder="Search…" maxlength="500";
                             }
                             div.usermenu {
-                                span.avatar aria-hidden="true" { (initials(user.name.as_str())) }
-                                span.username { (user.name) }
+                                // The account page is behind the user's own name and avatar.
+                                a.account-link href=(paths::ACCOUNT) aria-label="Account" title="Account" aria-current=[(nav == Nav::Account).then_some("page")] {
+                                    span.avatar aria-hidden="true" { (initials(user.name.as_str())) }
+                                    span.username aria-hidden="true" { (user.name) }
+                                }
                                 form method="post" action=(paths::LOGOUT) {
                                     button.button.ghost type="submit" { "Log out" }
                                 }

@@ -552,3 +552,107 @@ async fn a_provider_failing_before_any_output_is_retried_once_recovered() {
     assert_eq!(events.last().unwrap()["state"], "failed");
     assert_eq!(fake.requests().len(), before + 1);
 }
+
+#[tokio::test]
+async fn a_folder_context_goes_into_the_prompt_and_its_manifest_stays_with_the_run() {
+    let fake = FakeLlm::with(Script::reply("Reviewed", 2)).await;
+    let (app, admin, ws) = app_for(&fake).await;
+    connect(
+        &app,
+        &admin,
+        "openai-compatible",
+        &fake.base_for(Wire::Openai),
+        "local",
+    )
+    .await;
+    let url = app.url(&format!("/w/{ws}/playground/run"));
+    let context = "<file path=\"src/a.rs\">\nfn a() {}\n</file>\n";
+    let manifest =
+        json!([{"path": "src/a.rs", "size": 10, "sha256": "ab".repeat(32), "tokens": 5}]);
+    let res = admin
+        .post(&url)
+        .json(
+            &json!({"model": "local", "user_prompt": "Review {{ context }} please",
+            "context": context, "context_manifest": manifest}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    let started: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let sent = fake.last_request().body.to_string();
+    assert!(
+        sent.contains("Review <file path=\\\"src/a.rs\\\">\\nfn a() {}\\n</file>\\n please"),
+        "{sent}"
+    );
+    let run = recorded(&app, started["run_id"].as_str().unwrap()).await;
+    assert_eq!(run.context_manifest, Some(manifest));
+    let page = app
+        .get(&admin, &format!("/w/{ws}/runs/{}", run.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Folder context") && page.contains("<code>src/a.rs</code>"));
+    let again = app
+        .get(&admin, &format!("/w/{ws}/runs/{}/context", run.id))
+        .await;
+    assert_eq!(again.status(), 200);
+    assert!(
+        again
+            .text()
+            .await
+            .unwrap()
+            .contains("\"path\":\"src/a.rs\"")
+    );
+
+    // Without a placeholder the context follows the prompt.
+    let res = admin
+        .post(&url)
+        .json(&json!({"model": "local", "user_prompt": "Summarise", "context": "CTX"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap();
+    assert!(
+        fake.last_request()
+            .body
+            .to_string()
+            .contains("Summarise\\n\\nCTX")
+    );
+
+    // A bad manifest is refused with the field named; nothing is run.
+    let before = fake.requests().len();
+    for bad in [
+        json!([{"path": "", "size": 1, "tokens": 1}]),
+        json!([{"path": "a", "size": 1, "tokens": 1, "sha256": "xyz"}]),
+        json!([{"path": "a", "size": 1, "tokens": 1, "content": "no"}]),
+    ] {
+        let res = admin
+            .post(&url)
+            .json(&json!({"model": "local", "user_prompt": "x", "context": "c", "context_manifest": bad}))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_client_error(), "{bad}: {}", res.status());
+    }
+    assert_eq!(fake.requests().len(), before);
+
+    // The server's count, which the browser's must equal.
+    let count = |body: Value| {
+        let (admin, url) = (admin.clone(), app.url("/api/tokens/count"));
+        async move { admin.post(url).json(&body).send().await.unwrap() }
+    };
+    let res = count(json!({"text": "hello world", "model": "gpt-4"})).await;
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(
+        answer,
+        json!({"tokens": 2, "encoding": "cl100k_base", "exact": true})
+    );
+    let res = count(json!({"text": "x", "encoding": "p50k_base"})).await;
+    assert_eq!(res.status(), 422);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["error"]["field"], "encoding");
+}
