@@ -428,6 +428,8 @@ async function build() {
   const built = { text, manifest, tokens, encoding: encodingOf(), model: s.model, at: new Date().toISOString() };
   showBuilt(built);
   await persist(built);
+  // Saved: a reload from here on finds this context.
+  root.dataset.built = String(Number(root.dataset.built ?? 0) + 1);
 }
 
 function showBuilt(built) {

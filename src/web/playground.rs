@@ -285,6 +285,7 @@ fn variables_form(c: &TemplateContent) -> Markup {
                         _ => input id=(id) data-var=(var.name) type="text" value=(value);,
                     }
                     @if !var.description.is_empty() { p.hint { (var.description) } }
+                    @if var.name == "context" { p.hint { "Left empty, it takes the folder context built in this browser (when included)." } }
                 }
             }
         }

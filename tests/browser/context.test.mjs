@@ -88,6 +88,13 @@ const sha256 = (rel) => createHash('sha256').update(readFileSync(join(fixture, r
 const row = (p) => page.locator(`#tree li.file[data-path="${p}"]`);
 const shownPaths = () => page.locator('#tree li.file').evaluateAll((els) => els.map((e) => e.dataset.path).sort());
 
+/** Builds the context and waits until the browser has saved it. */
+async function build() {
+  const before = Number((await page.locator('#context-builder').getAttribute('data-built')) ?? 0);
+  await page.getByRole('button', { name: 'Build the context' }).click();
+  await page.locator(`#context-builder[data-built="${before + 1}"]`).waitFor();
+}
+
 async function pickFolder() {
   await page.locator('#folder-input').setInputFiles(fixture);
   await eventually('the folder is read and counted', async () => /^16 files in acme-service, 5 of them ignored$/.test(await page.locator('#folder-status').textContent()), 20_000);
@@ -199,14 +206,42 @@ step('the total follows the selection', async () => {
 });
 
 step('the built context holds the selected files and no credential', async () => {
-  await page.getByRole('button', { name: 'Build the context' }).click();
-  await page.locator('#built:not([hidden])').waitFor();
+  await build();
   const out = await page.locator('#output').inputValue();
   assert.match(out, /^<tree>\nacme-service\//);
   assert.ok(out.includes(`<file path="src/main.rs">\n${TEXTS['src/main.rs']}</file>`));
   assert.ok(!out.includes(AWS_KEY) && !out.includes('hunter2'), 'a credential got into the context');
   assert.ok(!out.includes('<file path="long.txt">'), 'an unselected file got into the context');
   assert.match(await textOf(page.locator('#output-total')), /Context: 7 files, [\d,]+ tokens of gpt-4o's 128,000-token window/);
+});
+
+step('Markdown output fences each file by its language', async () => {
+  await page.locator('#format').selectOption('markdown');
+  await build();
+  await eventually('the Markdown context is built', async () => (await page.locator('#output').inputValue()).startsWith('```\nacme-service/'));
+  const out = await page.locator('#output').inputValue();
+  assert.ok(out.includes(`## src/main.rs\n\n\`\`\`rust\n${TEXTS['src/main.rs']}\`\`\`\n`), out.slice(0, 400));
+  await page.locator('#format').selectOption('xml');
+  await build();
+  await eventually('the XML context is built again', async () => (await page.locator('#output').inputValue()).startsWith('<tree>'));
+});
+
+step('a flagged file goes in only when the user says so', async () => {
+  const box = row('.env').locator('input');
+  page.once('dialog', (d) => d.dismiss());
+  await box.check({ force: true }).catch(() => {});
+  assert.equal(await box.isChecked(), false, 'dismissing keeps it out');
+  page.once('dialog', (d) => {
+    assert.match(d.message(), /\.env looks like it holds a credential: environment file/);
+    d.accept();
+  });
+  await box.check();
+  assert.equal(await box.isChecked(), true);
+  await box.uncheck();
+  await eventually('the browser saved the selection without .env', async () => {
+    const selected = await page.evaluate(async () => (await (await import(document.querySelector('#context-builder').dataset.worker.replace('worker.js', 'store.js'))).loadFolder('acme-service')).selected);
+    return selected.length === 7 && !selected.includes('.env');
+  });
 });
 
 step('nothing about the folder left the browser before Run', async () => {
@@ -287,7 +322,33 @@ step('run again with the same context names the changed file', async () => {
   assert.match(await textOf(row('src/main.rs')), /changed since the run/);
 });
 
+step('a large tree is counted in the worker with progress', async () => {
+  const big = join(fixture, '..', 'big-tree');
+  for (let d = 0; d < 30; d++) {
+    mkdirSync(join(big, `pkg${d}`), { recursive: true });
+    for (let f = 0; f < 50; f++) writeFileSync(join(big, `pkg${d}`, `m${f}.js`), `export const v${f} = ${JSON.stringify('lorem ipsum '.repeat(300))};\n`);
+  }
+  await visit(page, '/context');
+  await page.locator('#context-builder[data-ready=true]').waitFor();
+  // Every status line the page shows while it counts.
+  await page.evaluate(() => {
+    window.statusLines = [];
+    new MutationObserver(() => window.statusLines.push(document.getElementById('folder-status').textContent)).observe(document.getElementById('folder-status'), { childList: true, characterData: true, subtree: true });
+  });
+  await page.locator('#folder-input').setInputFiles(big);
+  await eventually('the big tree is counted', async () => /^1,500 files in big-tree$/.test(await page.locator('#folder-status').textContent()), 60_000);
+  const lines = await page.evaluate(() => window.statusLines);
+  const partial = lines.filter((l) => /^Counting: [\d,]+ of 1,500 files$/.test(l) && !l.startsWith('Counting: 1,500 '));
+  assert.ok(partial.length > 10, `the page showed progress while counting: ${lines.slice(0, 5)}`);
+  assert.equal(Number(await page.locator('#totals').getAttribute('data-tokens')) > 0, true);
+  await page.getByRole('button', { name: 'Forget this folder' }).click();
+  await eventually('forgotten', async () => /Forgotten/.test(await page.locator('#folder-status').textContent()));
+});
+
 step('forget this folder clears what the browser kept', async () => {
+  await visit(page, `/w/${await wsOfRun()}/runs/${runId}/context`);
+  await page.locator('#context-builder[data-ready=true]').waitFor();
+  await pickFolder();
   await page.getByRole('button', { name: 'Forget this folder' }).click();
   await eventually('the page says it forgot', async () => /Forgotten/.test(await page.locator('#folder-status').textContent()));
   await visit(page, '/context');

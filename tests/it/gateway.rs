@@ -623,6 +623,36 @@ async fn a_folder_context_goes_into_the_prompt_and_its_manifest_stays_with_the_r
             .contains("Summarise\\n\\nCTX")
     );
 
+    // A template's own `context` variable takes it, when left empty.
+    let res = admin
+        .post(app.url(&format!("/api/workspaces/{ws}/templates")))
+        .json(
+            &json!({"name": "Review", "user_prompt_template": "Check: {{context}}",
+            "variables": [{"name": "context", "type": "text", "required": true}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let t: Value = res.json().await.unwrap();
+    let res = admin
+        .post(&url)
+        .json(
+            &json!({"model": "local", "template_id": t["template"]["id"], "template_version": 1,
+            "variables": {}, "context": "CTX"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap();
+    assert!(
+        fake.last_request()
+            .body
+            .to_string()
+            .contains("\"Check: CTX\"")
+    );
+
     // A bad manifest is refused with the field named; nothing is run.
     let before = fake.requests().len();
     for bad in [
