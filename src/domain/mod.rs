@@ -11,6 +11,7 @@ pub mod provider;
 pub mod run;
 pub mod session;
 pub mod template;
+pub mod usage;
 pub mod user;
 pub mod variables;
 pub mod workspace;
@@ -34,6 +35,7 @@ pub use session::{Session, SessionToken, TokenHash};
 pub use template::{
     ModelDefaults, NewTemplate, SaveOutcome, Template, TemplateContent, TemplateVersion,
 };
+pub use usage::{ALL_WORKSPACES, UsageCounts, UsageDelta, UsageDim, UsageRow};
 pub use user::{DisplayName, Email, InstanceRole, NewUser, Password, User, UserUpdate};
 pub use workspace::{Invite, Member, MemberView, Role, Workspace, WorkspaceName};
 

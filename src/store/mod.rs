@@ -11,14 +11,14 @@ pub mod postgres;
 pub mod redb;
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use crate::domain::{
     ApiKey, ApiKeyId, AuditEvent, AuditId, CachedResponse, Change, Connection, ConnectionId,
     GatewaySettings, Invite, InviteId, Member, MemberView, MonthSpend, NewAuditEvent, NewTemplate,
     NewUser, Page, Role, Run, RunId, SaveOutcome, Session, SessionId, SpendEntry, Template,
-    TemplateContent, TemplateId, TemplateVersion, TokenHash, User, UserId, UserUpdate, Workspace,
-    WorkspaceId, WorkspaceName,
+    TemplateContent, TemplateId, TemplateVersion, TokenHash, UsageDim, UsageRow, User, UserId,
+    UserUpdate, Workspace, WorkspaceId, WorkspaceName,
 };
 use crate::domain::{
     Comment, CommentId, CommunityPrompt, CommunityPromptId, CommunityQuery, CommunityStanding,
@@ -349,6 +349,26 @@ pub trait RunStore {
         before: Option<RunId>,
         limit: usize,
     ) -> Result<Page<Run, RunId>>;
+
+    /// The daily roll-up rows of `workspace` ([`crate::domain::ALL_WORKSPACES`] for every
+    /// workspace) in `dim`, for the days `from..=to` (UTC), ordered by day and key. They are
+    /// updated with the runs, in the same transaction.
+    async fn usage(
+        &self,
+        workspace: WorkspaceId,
+        dim: UsageDim,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<UsageRow>>;
+
+    /// The latency histogram of `workspace` for the days `from..=to`: (model, bucket, runs),
+    /// summed over the days.
+    async fn latency_histogram(
+        &self,
+        workspace: WorkspaceId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<(String, u8, u64)>>;
 }
 
 /// Gateway governance: a workspace's settings, its monthly spend and the response cache.

@@ -3,12 +3,13 @@
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
+use time::Date;
 use uuid::Uuid;
 
 use super::{PostgresStore, append_change, audit::insert_audit, rows::corrupt, to_i64};
 use crate::domain::{
     ApiKeyId, ChangeKind, Connection, ConnectionId, NewAuditEvent, Page, ProviderKind, Run, RunId,
-    RunState, SpendEntry, TemplateId, UserId, WorkspaceId,
+    RunState, SpendEntry, TemplateId, UsageDelta, UsageDim, UsageRow, UserId, WorkspaceId,
 };
 use crate::error::{Error, Result};
 use crate::store::{ConnectionStore, RunStore, clamp_limit};
@@ -16,7 +17,7 @@ use crate::store::{ConnectionStore, RunStore, clamp_limit};
 const CONNECTION_COLUMNS: &str = "id, workspace_id, name, kind, base_url, sealed_key, models, \
     created_by, created_at, updated_at";
 
-const RUN_COLUMNS: &str = "id, workspace_id, user_id, api_key_id, template_id, template_version, \
+pub(super) const RUN_COLUMNS: &str = "id, workspace_id, user_id, api_key_id, template_id, template_version, \
     connection_id, provider, model, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, \
     state, error, prompt, output, context_manifest::text AS context_manifest, created_at, \
     requested_model, cached";
@@ -40,7 +41,7 @@ fn connection(row: &PgRow) -> Result<Connection> {
     })
 }
 
-fn run(row: &PgRow) -> Result<Run> {
+pub(super) fn run(row: &PgRow) -> Result<Run> {
     let id: Uuid = row.try_get("id")?;
     let state: String = row.try_get("state")?;
     let provider: Option<String> = row.try_get("provider")?;
@@ -250,9 +251,10 @@ impl RunStore for PostgresStore {
         let mut tx = self.pool.begin().await?;
         // Postgres text cannot hold NUL; a model's output might.
         let clean = |s: &str| s.replace('\0', "\u{FFFD}");
+        let mut stored = Vec::with_capacity(runs.len());
         for r in &runs {
             let manifest = r.context_manifest.as_ref().map(|m| clean(&m.to_string()));
-            sqlx::query(
+            let done = sqlx::query(
                 // References deleted while the run was in flight become NULL, and a run whose
                 // workspace or user is gone is skipped, so one such run cannot fail the batch.
                 "INSERT INTO runs (id, workspace_id, user_id, template_id, template_version, \
@@ -290,7 +292,11 @@ impl RunStore for PostgresStore {
             .bind(r.cached)
             .execute(&mut *tx)
             .await?;
+            if done.rows_affected() == 1 {
+                stored.push(r);
+            }
         }
+        super::usage::add_usage(&mut tx, &UsageDelta::of(stored)).await?;
         for r in &runs {
             append_change(&mut tx, ChangeKind::Run, r.id.to_string()).await?;
         }
@@ -332,5 +338,24 @@ impl RunStore for PostgresStore {
             None
         };
         Ok(Page { items, next })
+    }
+
+    async fn usage(
+        &self,
+        workspace: WorkspaceId,
+        dim: UsageDim,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<UsageRow>> {
+        super::usage::read_usage(&self.pool, workspace, dim, from, to).await
+    }
+
+    async fn latency_histogram(
+        &self,
+        workspace: WorkspaceId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<(String, u8, u64)>> {
+        super::usage::read_latency(&self.pool, workspace, from, to).await
     }
 }

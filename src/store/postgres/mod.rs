@@ -14,6 +14,7 @@ mod governance;
 mod rows;
 mod sessions;
 mod templates;
+mod usage;
 mod users;
 mod workspaces;
 
@@ -82,6 +83,7 @@ impl PostgresStore {
         MIGRATOR.run(&pool).await.map_err(|e| {
             Error::internal(format!("cannot migrate the Postgres schema {place}: {e}"))
         })?;
+        usage::backfill(&pool).await?;
         Ok(Self { pool, clock })
     }
 

@@ -249,6 +249,13 @@ impl WorkspaceStore for PostgresStore {
             .bind(id.0)
             .execute(&mut *tx)
             .await?;
+        // Its roll-ups (the instance-wide rows keep its history).
+        for table in ["usage_daily", "usage_latency"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE workspace_id = $1"))
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
         // As in the redb store: one entry per deleted template, then the workspace's.
         let mut changes: Vec<_> = templates
             .into_iter()

@@ -13,6 +13,7 @@ mod governance;
 mod runs;
 mod sessions;
 mod templates;
+mod usage;
 mod users;
 mod workspaces;
 
@@ -95,6 +96,11 @@ const COMMUNITY_FLAGS: TableDefinition<(u128, u128), &[u8]> =
 /// (prompt, user, Julian day) -> whether it was a fork.
 const COMMUNITY_USES: TableDefinition<(u128, u128, i32), bool> =
     TableDefinition::new("community_uses");
+/// (workspace or nil for all, dimension, Julian day, key) -> packed sums (see usage.rs).
+const USAGE: TableDefinition<(u128, u8, i32, &str), &[u8]> = TableDefinition::new("usage_daily");
+/// (workspace or nil for all, Julian day, model, latency bucket) -> runs.
+const USAGE_LATENCY: TableDefinition<(u128, i32, &str, u8), u64> =
+    TableDefinition::new("usage_latency");
 
 const SCHEMA_VERSION_KEY: &str = "schema_version";
 
@@ -109,6 +115,7 @@ const UPGRADES: &[UpgradeStep] = &[
     create_api_key_tables,
     create_governance_tables,
     create_community_tables,
+    usage::create_usage_tables,
 ];
 
 /// Version 0 -> 1: the tables of the foundation.

@@ -3,9 +3,12 @@
 use async_trait::async_trait;
 
 use super::{RUNS, RUNS_BY_WORKSPACE, RedbStore, append_change, decode, encode};
-use crate::domain::{ChangeKind, Page, Run, RunId, SpendEntry, WorkspaceId};
+use crate::domain::{
+    ChangeKind, Page, Run, RunId, SpendEntry, UsageDelta, UsageDim, UsageRow, WorkspaceId,
+};
 use crate::error::{Error, Result};
 use crate::store::{RunStore, clamp_limit};
+use time::Date;
 
 #[async_trait]
 impl RunStore for RedbStore {
@@ -23,6 +26,7 @@ impl RunStore for RedbStore {
                 append_change(&txn, ChangeKind::Run, run.id.to_string())?;
             }
             super::governance::add_spend(&txn, &spend)?;
+            super::usage::add_usage(&txn, &UsageDelta::of(&runs))?;
             txn.commit()?;
             Ok(())
         })
@@ -65,6 +69,31 @@ impl RunStore for RedbStore {
                 None
             };
             Ok(Page { items, next })
+        })
+        .await
+    }
+
+    async fn usage(
+        &self,
+        workspace: WorkspaceId,
+        dim: UsageDim,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<UsageRow>> {
+        self.blocking(move |db, _| {
+            super::usage::read_usage(&db.begin_read()?, workspace, dim, from, to)
+        })
+        .await
+    }
+
+    async fn latency_histogram(
+        &self,
+        workspace: WorkspaceId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<(String, u8, u64)>> {
+        self.blocking(move |db, _| {
+            super::usage::read_latency(&db.begin_read()?, workspace, from, to)
         })
         .await
     }

@@ -231,6 +231,7 @@ impl WorkspaceStore for RedbStore {
                 delete_invite_in(&txn, w, invite)?;
             }
             super::governance::delete_for_workspace(&txn, w)?;
+            super::usage::delete_for_workspace(&txn, w)?;
             // Runs and the workspace's own provider connections go with it.
             for run in ids_in(&txn, RUNS_BY_WORKSPACE, w, |r| r)? {
                 txn.open_table(RUNS)?.remove(run)?;

@@ -10,6 +10,7 @@ mod gateway;
 mod log;
 mod sessions;
 mod templates;
+mod usage;
 mod users;
 mod workspaces;
 
@@ -137,6 +138,7 @@ async fn run_all(fresh: Fresh, backend: &'static str) {
     gateway::runs(fresh().await).await;
     gateway::api_keys(fresh().await).await;
     gateway::governance(fresh().await).await;
+    usage::usage(fresh().await).await;
     templates::versions(fresh().await).await;
     templates::labels_move_delete(fresh().await).await;
     templates::import(fresh().await).await;
