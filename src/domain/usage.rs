@@ -92,6 +92,38 @@ impl UsageCounts {
         self.latency_ms += other.latency_ms;
     }
 
+    /// The sums in a fixed order (runs, failed, input, output, cost, latency), for storage.
+    pub fn fields(&self) -> [u64; 6] {
+        [
+            self.runs,
+            self.failed,
+            self.input_tokens,
+            self.output_tokens,
+            self.cost_micro_usd,
+            self.latency_ms,
+        ]
+    }
+
+    /// The inverse of [`UsageCounts::fields`].
+    pub fn from_fields(f: [u64; 6]) -> Self {
+        let [
+            runs,
+            failed,
+            input_tokens,
+            output_tokens,
+            cost_micro_usd,
+            latency_ms,
+        ] = f;
+        Self {
+            runs,
+            failed,
+            input_tokens,
+            output_tokens,
+            cost_micro_usd,
+            latency_ms,
+        }
+    }
+
     /// Cost in USD.
     pub fn cost_usd(&self) -> f64 {
         self.cost_micro_usd as f64 / 1e6

@@ -23,14 +23,7 @@ pub(super) async fn add_usage(conn: &mut PgConnection, delta: &UsageDelta) -> Re
             cols.1.push(i16::from(dim.code()));
             cols.2.push(*day);
             cols.3.push(key.replace('\0', "\u{FFFD}"));
-            for (v, n) in sums.iter_mut().zip([
-                c.runs,
-                c.failed,
-                c.input_tokens,
-                c.output_tokens,
-                c.cost_micro_usd,
-                c.latency_ms,
-            ]) {
+            for (v, n) in sums.iter_mut().zip(c.fields()) {
                 v.push(big(n));
             }
         }
@@ -142,22 +135,24 @@ pub(super) async fn read_usage(
     .bind(to)
     .fetch_all(pool)
     .await?;
-    let n = |r: &sqlx::postgres::PgRow, c: &str| -> Result<u64> {
-        Ok(u64::try_from(r.try_get::<i64, _>(c)?).unwrap_or(0))
-    };
+    const SUMS: [&str; 6] = [
+        "runs",
+        "failed",
+        "input_tokens",
+        "output_tokens",
+        "cost_micro_usd",
+        "latency_ms",
+    ];
     rows.iter()
         .map(|r| {
+            let mut f = [0_u64; 6];
+            for (v, c) in f.iter_mut().zip(SUMS) {
+                *v = u64::try_from(r.try_get::<i64, _>(c)?).unwrap_or(0);
+            }
             Ok(UsageRow {
                 day: r.try_get("day")?,
                 key: r.try_get("key")?,
-                counts: UsageCounts {
-                    runs: n(r, "runs")?,
-                    failed: n(r, "failed")?,
-                    input_tokens: n(r, "input_tokens")?,
-                    output_tokens: n(r, "output_tokens")?,
-                    cost_micro_usd: n(r, "cost_micro_usd")?,
-                    latency_ms: n(r, "latency_ms")?,
-                },
+                counts: UsageCounts::from_fields(f),
             })
         })
         .collect()

@@ -13,15 +13,7 @@ const PACKED: usize = 48;
 
 fn pack(c: &UsageCounts) -> [u8; PACKED] {
     let mut out = [0; PACKED];
-    let fields = [
-        c.runs,
-        c.failed,
-        c.input_tokens,
-        c.output_tokens,
-        c.cost_micro_usd,
-        c.latency_ms,
-    ];
-    for (i, v) in fields.iter().enumerate() {
+    for (i, v) in c.fields().iter().enumerate() {
         out[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
     }
     out
@@ -31,19 +23,13 @@ fn unpack(bytes: &[u8]) -> Result<UsageCounts> {
     if bytes.len() != PACKED {
         return Err(Error::internal("a usage row has the wrong size"));
     }
-    let f = |i: usize| {
+    let mut f = [0_u64; 6];
+    for (i, v) in f.iter_mut().enumerate() {
         let mut b = [0; 8];
         b.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
-        u64::from_le_bytes(b)
-    };
-    Ok(UsageCounts {
-        runs: f(0),
-        failed: f(1),
-        input_tokens: f(2),
-        output_tokens: f(3),
-        cost_micro_usd: f(4),
-        latency_ms: f(5),
-    })
+        *v = u64::from_le_bytes(b);
+    }
+    Ok(UsageCounts::from_fields(f))
 }
 
 /// Adds `delta` to the roll-ups.
