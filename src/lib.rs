@@ -5,6 +5,8 @@
 //! `workspaces`, `templates` and `community` are features like `auth`; `http` is the shared edge; `web` and `api` are the two faces and never import each other;
 //! only `app` knows every module.
 
+/// Analytics for team managers, read from the daily roll-ups.
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod auth;

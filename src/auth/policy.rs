@@ -48,6 +48,8 @@ pub enum Action {
     LabelTemplates,
     /// Move the `production` label.
     LabelProduction,
+    /// See a workspace's analytics (or, on the instance, every workspace's).
+    ViewAnalytics,
     /// Browse, submit, rate, comment on, flag and fork community prompts (moderation and
     /// community roles are checked against the user's community standing).
     UseCommunity,
@@ -69,7 +71,7 @@ fn min_role(action: Action) -> Option<Role> {
     Some(match action {
         Action::ViewWorkspace | Action::ViewTemplates | Action::LeaveWorkspace => Role::Viewer,
         Action::EditTemplates | Action::LabelTemplates => Role::Editor,
-        Action::ManageWorkspace | Action::LabelProduction => Role::Admin,
+        Action::ManageWorkspace | Action::LabelProduction | Action::ViewAnalytics => Role::Admin,
         Action::DeleteWorkspace => Role::Owner,
         Action::ManageOwnAccount
         | Action::ManageUsers
@@ -107,7 +109,7 @@ pub fn authorize(actor: Actor<'_>, action: Action, resource: Resource) -> Result
             | Action::ManageProviders => user.is_admin(),
             _ => false,
         },
-        (Resource::Instance, Some(_)) => false,
+        (Resource::Instance, Some(_)) => action == Action::ViewAnalytics && user.is_admin(),
     };
     if allowed {
         Ok(())

@@ -39,10 +39,10 @@ struct PageQuery {
     before: Option<String>,
 }
 
-fn admin_tabs(current: &str) -> Markup {
+pub(super) fn admin_tabs(current: &str) -> Markup {
     html! {
         nav.tabs aria-label="Administration" {
-            @for (href, label) in [(paths::ADMIN_USERS, "Users"), (paths::ADMIN_PROVIDERS, "Providers"), (paths::ADMIN_AUDIT, "Audit log")] {
+            @for (href, label) in [(paths::ADMIN_USERS, "Users"), (paths::ADMIN_PROVIDERS, "Providers"), (paths::ADMIN_AUDIT, "Audit log"), (paths::ADMIN_ANALYTICS, "Analytics")] {
                 @if href == current {
                     a href=(href) aria-current="page" { (label) }
                 } @else {

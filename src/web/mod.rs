@@ -5,7 +5,9 @@
 mod account;
 mod account_form;
 mod admin;
+mod analytics;
 mod api_keys;
+mod charts;
 mod community;
 mod context;
 mod gateway;
@@ -83,7 +85,7 @@ pub fn router(state: WebState) -> (Router, Vec<RouteSpec>) {
     let r = admin::routes(account::routes(login::routes(setup::routes(home::routes(
         r,
     )))));
-    let r = api_keys::routes(r);
+    let r = analytics::routes(api_keys::routes(r));
     let r = playground::routes(providers::routes(templates::routes(workspaces::routes(r))));
     let r = context::routes(search::routes(community::routes(gateway::routes(r))));
     let (router, table) = r.into_parts();

@@ -196,6 +196,8 @@ async fn render_settings(
                 a.button.small href=(paths::ws(paths::WS_PROVIDERS, ws.id)) { "Provider connections for this workspace" }
                 " "
                 a.button.small href=(paths::ws(paths::WS_GATEWAY, ws.id)) { "Budgets, cache, retention and limits" }
+                " "
+                a.button.small href=(paths::ws(paths::WS_ANALYTICS, ws.id)) { "Analytics" }
             }
             section.panel aria-labelledby="rename-h" {
                 h2 #rename-h { "Name" }

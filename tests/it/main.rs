@@ -6,6 +6,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod adapters;
+mod analytics;
 mod api;
 mod auth;
 mod cli;

@@ -59,6 +59,8 @@ const EXPECTED: &[(&str, &str, Need)] = &[
     ("POST", "/admin/users", InstanceAdmin),
     ("POST", "/admin/users/{id}/{action}", InstanceAdmin),
     ("GET", "/admin/audit", InstanceAdmin),
+    ("GET", "/admin/analytics", InstanceAdmin),
+    ("GET", "/w/{ws}/analytics", Ws(Role::Admin)),
     ("GET", "/workspaces", Login),
     ("POST", "/workspaces", Login),
     ("GET", "/w/{ws}", Ws(Role::Viewer)),
@@ -217,7 +219,7 @@ fn min_role(action: Action) -> Option<Role> {
     Some(match action {
         Action::ViewWorkspace | Action::ViewTemplates | Action::LeaveWorkspace => Role::Viewer,
         Action::EditTemplates | Action::LabelTemplates => Role::Editor,
-        Action::ManageWorkspace | Action::LabelProduction => Role::Admin,
+        Action::ManageWorkspace | Action::LabelProduction | Action::ViewAnalytics => Role::Admin,
         Action::DeleteWorkspace => Role::Owner,
         _ => return None,
     })
@@ -231,7 +233,8 @@ fn declared_need(p: Permission) -> Option<Need> {
             Action::ManageUsers
             | Action::ViewAuditLog
             | Action::ManageSystemTemplates
-            | Action::ManageProviders,
+            | Action::ManageProviders
+            | Action::ViewAnalytics,
         ) => InstanceAdmin,
         Permission::Instance(
             Action::ManageOwnAccount | Action::UseWorkspaces | Action::UseCommunity,
