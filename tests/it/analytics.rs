@@ -4,41 +4,27 @@
 
 use std::collections::BTreeMap;
 
-use promptyard::domain::{ProviderKind, Run, RunId, RunState, UserId, WorkspaceId};
+use promptyard::domain::{Run, RunState, UserId, WorkspaceId};
 use reqwest::StatusCode;
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
-use crate::helpers::{ADMIN_EMAIL, TestApp};
+use crate::helpers::{ADMIN_EMAIL, TestApp, run_fixture};
 
 fn run(ws: WorkspaceId, user: UserId, i: u64, now: OffsetDateTime) -> Run {
     Run {
-        id: RunId::new(),
-        workspace_id: ws,
-        user_id: user,
-        api_key_id: None,
-        template_id: None,
-        template_version: None,
-        connection_id: None,
-        provider: Some(ProviderKind::Openai),
         model: ["gpt-4o", "gpt-4o-mini", "llama3.1:8b"][(i % 3) as usize].into(),
-        requested_model: None,
-        cached: false,
         input_tokens: 100 + i,
         output_tokens: 10 + i % 7,
         cost_usd: Some(0.001 * (i % 5) as f64),
         latency_ms: 50 + 37 * i,
-        ttft_ms: None,
         state: if i.is_multiple_of(9) {
             RunState::Failed
         } else {
             RunState::Completed
         },
-        error: None,
-        prompt: "[]".into(),
-        output: String::new(),
-        context_manifest: None,
         created_at: now - Duration::days((i % 40) as i64) - Duration::minutes(i as i64),
+        ..run_fixture(ws, user)
     }
 }
 

@@ -243,3 +243,35 @@ pub fn location(res: &reqwest::Response) -> String {
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default()
 }
+
+/// A completed run of `user` in `ws`, made now, with small numbers: change what a test needs
+/// with `Run { field, ..run_fixture(ws, user) }`.
+pub fn run_fixture(
+    ws: promptyard::domain::WorkspaceId,
+    user: promptyard::domain::UserId,
+) -> promptyard::domain::Run {
+    promptyard::domain::Run {
+        id: promptyard::domain::RunId::new(),
+        workspace_id: ws,
+        user_id: user,
+        api_key_id: None,
+        template_id: None,
+        template_version: None,
+        connection_id: None,
+        provider: Some(promptyard::domain::ProviderKind::OpenaiCompatible),
+        model: "gpt-4o".into(),
+        requested_model: None,
+        cached: false,
+        input_tokens: 1,
+        output_tokens: 1,
+        cost_usd: None,
+        latency_ms: 1,
+        ttft_ms: None,
+        state: promptyard::domain::RunState::Completed,
+        error: None,
+        prompt: "[]".into(),
+        output: String::new(),
+        context_manifest: None,
+        created_at: time::OffsetDateTime::now_utc(),
+    }
+}

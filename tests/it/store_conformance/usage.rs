@@ -252,28 +252,12 @@ async fn seed(store: &dyn Store) -> Vec<Run> {
         .id;
     let runs: Vec<Run> = (0..30_u64)
         .map(|i| Run {
-            id: RunId::new(),
-            workspace_id: ws,
-            user_id: user,
-            api_key_id: None,
-            template_id: None,
-            template_version: None,
-            connection_id: None,
-            provider: None,
             model: if i % 2 == 0 { "a" } else { "b" }.into(),
-            requested_model: None,
-            cached: false,
             input_tokens: i,
-            output_tokens: 1,
             cost_usd: Some(0.5),
             latency_ms: i * 100,
-            ttft_ms: None,
-            state: RunState::Completed,
-            error: None,
-            prompt: "[]".into(),
-            output: String::new(),
-            context_manifest: None,
             created_at: OffsetDateTime::now_utc() - time::Duration::days((i % 3) as i64),
+            ..crate::helpers::run_fixture(ws, user)
         })
         .collect();
     store.create_runs(runs.clone(), vec![]).await.unwrap();
