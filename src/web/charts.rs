@@ -11,31 +11,40 @@ const RIGHT: f64 = 16.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 28.0;
 
-/// A "nice" top for an axis holding `max`: 1, 2, 2.5 or 5 times a power of ten.
-fn nice_top(max: f64) -> f64 {
+/// A "nice" axis for values up to `max`: a step of 1, 2 or 5 times a power of ten giving at
+/// most five intervals, and the top as a whole number of steps.
+fn axis(max: f64) -> (f64, f64) {
     if max <= 0.0 || !max.is_finite() {
-        return 1.0;
+        return (1.0, 0.25);
     }
-    let power = 10f64.powf(max.log10().floor());
-    for m in [1.0, 2.0, 2.5, 5.0, 10.0] {
-        if max <= m * power {
-            return m * power;
-        }
-    }
-    10.0 * power
+    let rough = max / 4.0;
+    let power = 10f64.powf(rough.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|s| *s >= rough)
+        .unwrap_or(10.0 * power);
+    (step * (max / step - 1e-9).ceil().max(1.0), step)
+}
+
+/// The top of the axis for `max`.
+fn nice_top(max: f64) -> f64 {
+    axis(max).0
 }
 
 /// A column chart of one value per labelled point (days, in order). `fmt` writes a value.
 pub fn columns(title: &str, points: &[(String, f64)], fmt: &dyn Fn(f64) -> String) -> Markup {
     let max = points.iter().map(|p| p.1).fold(0.0, f64::max);
-    let top = nice_top(max);
+    let (top, step) = axis(max);
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let n = points.len().max(1) as f64;
     let slot = plot_w / n;
     let bar = (slot * 0.8).max(1.0);
     let y = |v: f64| TOP + plot_h - (v / top) * plot_h;
-    let ticks = [0.0, 0.25, 0.5, 0.75, 1.0];
+    let ticks: Vec<f64> = (0..=((top / step).round() as usize))
+        .map(|i| i as f64 * step)
+        .collect();
     // Up to 6 evenly spread x labels.
     let every = points.len().div_ceil(6).max(1);
     html! {
@@ -46,8 +55,8 @@ pub fn columns(title: &str, points: &[(String, f64)], fmt: &dyn Fn(f64) -> Strin
             }
             svg viewBox=(format!("0 0 {W} {H}")) role="img" aria-label=(title) preserveAspectRatio="none" {
                 @for t in ticks {
-                    line.grid x1=(LEFT) x2=(W - RIGHT) y1=(y(t * top)) y2=(y(t * top)) {}
-                    text.tick x=(LEFT - 6.0) y=(y(t * top) + 4.0) text-anchor="end" { (fmt(t * top)) }
+                    line.grid x1=(LEFT) x2=(W - RIGHT) y1=(y(t)) y2=(y(t)) {}
+                    text.tick x=(LEFT - 6.0) y=(y(t) + 4.0) text-anchor="end" { (fmt(t)) }
                 }
                 line.axis x1=(LEFT) x2=(W - RIGHT) y1=(y(0.0)) y2=(y(0.0)) {}
                 @for (i, (label, v)) in points.iter().enumerate() {
@@ -108,12 +117,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn axis_tops_are_round() {
-        assert_eq!(nice_top(0.0), 1.0);
-        assert_eq!(nice_top(7.0), 10.0);
-        assert_eq!(nice_top(13.0), 20.0);
-        assert_eq!(nice_top(2100.0), 2500.0);
-        assert_eq!(nice_top(0.03), 0.05);
+    fn axes_are_round() {
+        assert_eq!(axis(0.0), (1.0, 0.25));
+        assert_eq!(axis(24.0), (30.0, 10.0));
+        assert_eq!(axis(7.0), (8.0, 2.0));
+        assert_eq!(axis(13_920.0), (15_000.0, 5_000.0));
+        assert_eq!(axis(1.0), (1.0, 0.5));
+        let (top, step) = axis(0.03);
+        assert!((top - 0.03).abs() < 1e-9 && (step - 0.01).abs() < 1e-9);
     }
 
     #[test]
