@@ -281,6 +281,7 @@ fn in_process(lines: &mut Vec<String>) {
                     sort,
                     offset: 0,
                     limit: 20,
+                    filters: Default::default(),
                 };
                 let t = Instant::now();
                 let r = ix.search(&req).unwrap();

@@ -69,6 +69,7 @@ async fn search(
             sort: p.sort,
             offset: p.page.saturating_mul(PAGE),
             limit: PAGE,
+            filters: Default::default(),
         })
         .await?;
     Ok(JsonResponse(Answer {

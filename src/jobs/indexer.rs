@@ -257,6 +257,9 @@ async fn run_doc(store: &dyn Store, names: &mut Names, run: Run) -> Result<Doc> 
         rating: 0.0,
         usage: 0,
         cost: run.cost_usd.unwrap_or(0.0),
+        input_tokens: run.input_tokens,
+        output_tokens: run.output_tokens,
+        latency_ms: run.latency_ms,
     })
 }
 
@@ -285,6 +288,9 @@ async fn prompt_doc(store: &dyn Store, names: &mut Names, p: CommunityPrompt) ->
         state: p.status.as_str().to_owned(),
         time: Some(p.created_at),
         cost: 0.0,
+        input_tokens: 0,
+        output_tokens: 0,
+        latency_ms: 0,
     })
 }
 

@@ -54,6 +54,36 @@ impl SearchIndex {
         }
     }
 
+    /// The history page's exact filters (workspace, user, template, cost range).
+    pub(super) fn filter_clauses(&self, req: &SearchRequest) -> Vec<(Occur, Box<dyn Query>)> {
+        let f = &self.f;
+        let h = &req.filters;
+        let mut out: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (field, value) in [
+            (f.workspace, &h.workspace),
+            (f.owner, &h.user),
+            (f.template_id, &h.template),
+        ] {
+            if let Some(v) = value {
+                out.push((Occur::Must, exact(field, v)));
+            }
+        }
+        if h.min_cost.is_some() || h.max_cost.is_some() {
+            use std::ops::Bound;
+            let term = |v: f64| Term::from_field_f64(f.cost, v);
+            out.push((
+                Occur::Must,
+                Box::new(tantivy::query::RangeQuery::new(
+                    h.min_cost
+                        .map_or(Bound::Unbounded, |v| Bound::Included(term(v))),
+                    h.max_cost
+                        .map_or(Bound::Unbounded, |v| Bound::Included(term(v))),
+                )),
+            ));
+        }
+        out
+    }
+
     /// The words of `text` as the index's tokenizer cuts them.
     fn words(&self, field: Field, text: &str) -> Result<Vec<Term>> {
         let mut tokenizer = self.index.tokenizer_for_field(field).map_err(ix)?;

@@ -14,7 +14,7 @@ mod facets;
 pub mod query;
 mod request;
 
-pub use request::{Hit, Scope, SearchRequest, SearchResults, SearchSort, Viewer};
+pub use request::{HistoryFilters, Hit, Scope, SearchRequest, SearchResults, SearchSort, Viewer};
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -35,7 +35,7 @@ use self::query::Part;
 use crate::error::{Error, Result};
 
 /// Bumped when the schema or what is indexed changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 /// Most text indexed per document (longer outputs are cut for the index, not in the store).
 const MAX_BODY_BYTES: usize = 256 * 1024;
 /// Memory for the index writer.
@@ -98,6 +98,12 @@ pub struct Doc {
     pub usage: u64,
     /// Cost in USD (runs).
     pub cost: f64,
+    /// Input tokens (runs).
+    pub input_tokens: u64,
+    /// Output tokens (runs).
+    pub output_tokens: u64,
+    /// Latency in ms (runs).
+    pub latency_ms: u64,
 }
 
 /// A change to apply.
@@ -131,6 +137,9 @@ struct Fields {
     rating: Field,
     usage: Field,
     cost: Field,
+    input_tokens: Field,
+    output_tokens: Field,
+    latency_ms: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -142,7 +151,7 @@ fn schema() -> (Schema, Fields) {
         owner: b.add_text_field("owner", STRING | STORED),
         user: b.add_text_field("user", TEXT | STORED),
         title: b.add_text_field("title", TEXT | STORED),
-        template: b.add_text_field("template", TEXT),
+        template: b.add_text_field("template", TEXT | STORED),
         template_id: b.add_text_field("template_id", STRING),
         // The template's name as one term: finds runs that still carry an old name.
         template_name: b.add_text_field("template_name", STRING),
@@ -155,7 +164,10 @@ fn schema() -> (Schema, Fields) {
         time: b.add_date_field("time", INDEXED | FAST | STORED),
         rating: b.add_f64_field("rating", FAST | STORED),
         usage: b.add_u64_field("usage", FAST | STORED),
-        cost: b.add_f64_field("cost", STORED),
+        cost: b.add_f64_field("cost", INDEXED | FAST | STORED),
+        input_tokens: b.add_u64_field("input_tokens", STORED),
+        output_tokens: b.add_u64_field("output_tokens", STORED),
+        latency_ms: b.add_u64_field("latency_ms", STORED),
     };
     (b.build(), f)
 }
@@ -334,6 +346,9 @@ impl SearchIndex {
         doc.add_f64(f.rating, d.rating);
         doc.add_u64(f.usage, d.usage);
         doc.add_f64(f.cost, d.cost);
+        doc.add_u64(f.input_tokens, d.input_tokens);
+        doc.add_u64(f.output_tokens, d.output_tokens);
+        doc.add_u64(f.latency_ms, d.latency_ms);
         doc
     }
 
@@ -418,6 +433,7 @@ impl SearchIndex {
             });
             clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
         }
+        clauses.extend(self.filter_clauses(req));
         if clauses.len() == 1 {
             clauses.push((Occur::Must, Box::new(AllQuery)));
         }
@@ -471,6 +487,7 @@ impl SearchIndex {
                     .unwrap_or_default()
                     .to_owned()
             };
+            let number = |field: Field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0);
             let all = |field: Field| {
                 doc.get_all(field)
                     .filter_map(|v| v.as_str().map(str::to_owned))
@@ -519,6 +536,10 @@ impl SearchIndex {
                     .get_first(f.cost)
                     .and_then(|v| v.as_f64())
                     .unwrap_or(0.0),
+                template: text(f.template),
+                input_tokens: number(f.input_tokens),
+                output_tokens: number(f.output_tokens),
+                latency_ms: number(f.latency_ms),
             });
         }
         Ok(SearchResults {

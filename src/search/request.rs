@@ -57,6 +57,23 @@ pub struct SearchRequest {
     pub offset: usize,
     /// Results to return (1 to 100).
     pub limit: usize,
+    /// Exact filters from the history page's controls.
+    pub filters: HistoryFilters,
+}
+
+/// Exact filters on runs (by id, not by words), each within what the viewer may see.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HistoryFilters {
+    /// Only this workspace's runs.
+    pub workspace: Option<String>,
+    /// Only this user's runs (user id).
+    pub user: Option<String>,
+    /// Only runs of this template (template id).
+    pub template: Option<String>,
+    /// Only runs costing at least this much, USD.
+    pub min_cost: Option<f64>,
+    /// Only runs costing at most this much, USD.
+    pub max_cost: Option<f64>,
 }
 
 /// One result.
@@ -89,6 +106,14 @@ pub struct Hit {
     pub usage: u64,
     /// Cost in USD.
     pub cost: f64,
+    /// A run's template name.
+    pub template: String,
+    /// A run's input tokens.
+    pub input_tokens: u64,
+    /// A run's output tokens.
+    pub output_tokens: u64,
+    /// A run's latency, ms.
+    pub latency_ms: u64,
 }
 
 /// A page of results with counts.

@@ -38,6 +38,7 @@ fn find(ix: &SearchIndex, scope: Scope, q: &str, viewer: Viewer) -> SearchResult
         sort: SearchSort::Relevance,
         offset: 0,
         limit: 20,
+        filters: Default::default(),
     })
     .unwrap()
 }

@@ -11,6 +11,7 @@ mod charts;
 mod community;
 mod context;
 mod gateway;
+mod history;
 mod home;
 mod login;
 pub mod paths;
@@ -85,7 +86,7 @@ pub fn router(state: WebState) -> (Router, Vec<RouteSpec>) {
     let r = admin::routes(account::routes(login::routes(setup::routes(home::routes(
         r,
     )))));
-    let r = analytics::routes(api_keys::routes(r));
+    let r = history::routes(analytics::routes(api_keys::routes(r)));
     let r = playground::routes(providers::routes(templates::routes(workspaces::routes(r))));
     let r = context::routes(search::routes(community::routes(gateway::routes(r))));
     let (router, table) = r.into_parts();

@@ -38,6 +38,10 @@ pub const WORKSPACES: &str = "/workspaces";
 pub const WS_HOME: &str = "/w/{ws}";
 /// A workspace's settings: name, members, invites, deletion.
 pub const WS_SETTINGS: &str = "/w/{ws}/settings";
+/// A workspace's run history.
+pub const WS_HISTORY: &str = "/w/{ws}/history";
+/// The user's own runs across their workspaces.
+pub const MY_HISTORY: &str = "/history";
 /// A workspace's analytics (admins and owners).
 pub const WS_ANALYTICS: &str = "/w/{ws}/analytics";
 /// Analytics over every workspace (instance admins).

@@ -176,6 +176,7 @@ async fn page(
                 }
                 button.button.small type="submit" { "Load" }
             }
+            a.button.small href=(paths::ws(paths::WS_HISTORY, ws.id)) { "Run history" }
         }
         @if models.is_empty() {
             div.flash.flash-error role="alert" {

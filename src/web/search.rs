@@ -160,6 +160,7 @@ async fn page(
                 sort,
                 offset: p.page.saturating_mul(PAGE),
                 limit: PAGE,
+                filters: Default::default(),
             };
             results = Some(state.search.search(req).await?);
         }

@@ -17,6 +17,7 @@ mod forms;
 mod gateway;
 mod governance;
 mod helpers;
+mod history;
 mod pages;
 mod routes;
 mod search;

@@ -61,6 +61,8 @@ const EXPECTED: &[(&str, &str, Need)] = &[
     ("GET", "/admin/audit", InstanceAdmin),
     ("GET", "/admin/analytics", InstanceAdmin),
     ("GET", "/w/{ws}/analytics", Ws(Role::Admin)),
+    ("GET", "/w/{ws}/history", Ws(Role::Viewer)),
+    ("GET", "/history", Login),
     ("GET", "/workspaces", Login),
     ("POST", "/workspaces", Login),
     ("GET", "/w/{ws}", Ws(Role::Viewer)),

@@ -1,0 +1,319 @@
+//! Run history pages: a workspace's runs (`/w/{ws}/history`) and the user's own runs across
+//! their workspaces (`/history`), newest first, with filters by words, user, model, template,
+//! state, days and cost. Served from the search index, so a filter over a million runs reads
+//! the matching page, not the runs.
+
+use axum::extract::State;
+use maud::{Markup, html};
+use serde::Deserialize;
+use time::{Date, Time};
+
+use super::views::{Nav, layout, when};
+use super::{PageCtx, WebState, paths};
+use crate::auth::Action;
+use crate::domain::{RunState, WorkspaceId};
+use crate::error::{Error, Result};
+use crate::http::extract::{CurrentUser, Query};
+use crate::http::routes::{Permission, Routes, WorkspaceAccess};
+use crate::search::query::{self, Filter, Part};
+use crate::search::{HistoryFilters, Hit, Scope, SearchRequest, SearchResults, SearchSort, Viewer};
+
+/// Runs per page.
+const PAGE: usize = 50;
+
+/// A choice in a filter's list: (id, name).
+type Choice = (String, String);
+
+/// Adds the history pages.
+pub fn routes(r: Routes<WebState>) -> Routes<WebState> {
+    r.get(
+        paths::WS_HISTORY,
+        Permission::Workspace(Action::ViewTemplates),
+        workspace_page,
+    )
+    .get(
+        paths::MY_HISTORY,
+        Permission::Instance(Action::UseWorkspaces),
+        my_page,
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    model: String,
+    #[serde(default)]
+    template: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    min_cost: String,
+    #[serde(default)]
+    max_cost: String,
+    #[serde(default)]
+    page: usize,
+}
+
+const DATE: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+fn day(field: &str, s: &str) -> Result<Option<Date>> {
+    match s.trim() {
+        "" => Ok(None),
+        v => Date::parse(v, DATE)
+            .map(Some)
+            .map_err(|_| Error::invalid(field, format!("`{v}` is not a date (YYYY-MM-DD)"))),
+    }
+}
+
+fn cost(field: &str, s: &str) -> Result<Option<f64>> {
+    match s.trim() {
+        "" => Ok(None),
+        v => match v.trim_start_matches('$').parse::<f64>() {
+            Ok(c) if c.is_finite() && c >= 0.0 => Ok(Some(c)),
+            _ => Err(Error::invalid(
+                field,
+                format!("`{v}` is not an amount in USD"),
+            )),
+        },
+    }
+}
+
+fn id_filter(field: &str, s: &str) -> Result<Option<String>> {
+    match s.trim() {
+        "" => Ok(None),
+        v if uuid::Uuid::parse_str(v).is_ok() => Ok(Some(v.to_owned())),
+        v => Err(Error::invalid(field, format!("`{v}` is not an id"))),
+    }
+}
+
+/// The search for `p` as `viewer`, within `workspace` or the viewer's own runs.
+fn request(
+    p: &Params,
+    viewer: Viewer,
+    workspace: Option<WorkspaceId>,
+    mine: bool,
+) -> Result<SearchRequest> {
+    let mut parsed = query::parse(&p.q)?;
+    if !p.model.trim().is_empty() {
+        parsed
+            .must
+            .push(Part::Field(Filter::Model, p.model.trim().to_owned()));
+    }
+    if !p.state.is_empty() {
+        let s = RunState::parse(&p.state).ok_or_else(|| {
+            Error::invalid(
+                "state",
+                "state must be completed, failed, truncated or cancelled",
+            )
+        })?;
+        parsed
+            .must
+            .push(Part::Field(Filter::State, s.as_str().to_owned()));
+    }
+    if let Some(d) = day("from", &p.from)? {
+        parsed.after = Some(d.with_time(Time::MIDNIGHT).assume_utc());
+    }
+    if let Some(d) = day("to", &p.to)? {
+        parsed.before = Some(
+            d.next_day()
+                .unwrap_or(d)
+                .with_time(Time::MIDNIGHT)
+                .assume_utc(),
+        );
+    }
+    let (min_cost, max_cost) = (
+        cost("min_cost", &p.min_cost)?,
+        cost("max_cost", &p.max_cost)?,
+    );
+    let user = if mine {
+        Some(viewer.user.clone())
+    } else {
+        id_filter("user", &p.user)?
+    };
+    Ok(SearchRequest {
+        scope: Scope::History,
+        parsed,
+        sort: SearchSort::Newest,
+        offset: p.page.min(10_000).saturating_mul(PAGE),
+        limit: PAGE,
+        filters: HistoryFilters {
+            workspace: workspace.map(|w| w.to_string()),
+            user,
+            template: id_filter("template", &p.template)?,
+            min_cost,
+            max_cost,
+        },
+        viewer,
+    })
+}
+
+fn viewer_of(ctx: &PageCtx, user: String) -> Viewer {
+    Viewer {
+        user,
+        workspaces: ctx
+            .workspaces
+            .iter()
+            .map(|(w, _)| w.id.to_string())
+            .collect(),
+        moderator: false,
+    }
+}
+
+async fn workspace_page(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    access: WorkspaceAccess,
+    Query(p): Query<Params>,
+) -> Result<Markup> {
+    let ws = access.workspace.id;
+    let viewer = viewer_of(&ctx, access.auth.user.id.to_string());
+    let req = request(&p, viewer, Some(ws), false)?;
+    let results = state.search.search(req).await?;
+    let store = state.auth.store();
+    let members: Vec<(String, String)> = store
+        .list_members(ws)
+        .await?
+        .into_iter()
+        .map(|m| (m.member.user_id.to_string(), m.name))
+        .collect();
+    let templates: Vec<(String, String)> = store
+        .list_templates(Some(ws))
+        .await?
+        .into_iter()
+        .map(|t| (t.id.to_string(), t.name))
+        .collect();
+    let here = paths::ws(paths::WS_HISTORY, ws);
+    let body = page(
+        &format!("History · {}", access.workspace.name.as_str()),
+        &here,
+        &p,
+        &results,
+        Some((&members, &templates)),
+        state.search.status.rebuild_percent(),
+    );
+    Ok(layout(&ctx, "History", Nav::Playground, body))
+}
+
+async fn my_page(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    CurrentUser(auth): CurrentUser,
+    Query(p): Query<Params>,
+) -> Result<Markup> {
+    let viewer = viewer_of(&ctx, auth.user.id.to_string());
+    let req = request(&p, viewer, None, true)?;
+    let results = state.search.search(req).await?;
+    let body = page(
+        "My runs",
+        paths::MY_HISTORY,
+        &p,
+        &results,
+        None,
+        state.search.status.rebuild_percent(),
+    );
+    Ok(layout(&ctx, "My runs", Nav::Playground, body))
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn page(
+    title: &str,
+    here: &str,
+    p: &Params,
+    r: &SearchResults,
+    choices: Option<(&[Choice], &[Choice])>,
+    rebuilding: Option<u8>,
+) -> Markup {
+    let link = |page: usize| {
+        format!(
+            "{here}?q={}&user={}&model={}&template={}&state={}&from={}&to={}&min_cost={}&max_cost={}&page={page}",
+            enc(&p.q),
+            enc(&p.user),
+            enc(&p.model),
+            enc(&p.template),
+            enc(&p.state),
+            enc(&p.from),
+            enc(&p.to),
+            enc(&p.min_cost),
+            enc(&p.max_cost)
+        )
+    };
+    let shown_from = p.page * PAGE + 1;
+    let shown_to = p.page * PAGE + r.hits.len();
+    html! {
+        h1 { (title) }
+        @if let Some(pct) = rebuilding {
+            div.flash.flash-error role="status" { "The search index is rebuilding (" (pct) "%); the history is incomplete until it finishes." }
+        }
+        form.stack.panel #history-filters method="get" action=(here) {
+            div.field-row {
+                div.field.grow { label for="h-q" { "Words" } input #h-q name="q" type="search" value=(p.q) placeholder="words, \"phrases\", prefix*"; }
+                @if let Some((members, _)) = choices {
+                    div.field { label for="h-user" { "User" } select #h-user name="user" { option value="" { "Anyone" } @for (id, name) in members { option value=(id) selected[*id == p.user] { (name) } } } }
+                }
+                div.field { label for="h-model" { "Model" } input #h-model name="model" type="text" value=(p.model) list="h-models"; datalist #h-models { @for (m, _) in &r.models { option value=(m) {} } } }
+                @if let Some((_, templates)) = choices {
+                    div.field { label for="h-template" { "Template" } select #h-template name="template" { option value="" { "Any" } @for (id, name) in templates { option value=(id) selected[*id == p.template] { (name) } } } }
+                }
+                div.field { label for="h-state" { "State" } select #h-state name="state" {
+                    option value="" { "Any" }
+                    @for s in ["completed", "failed", "truncated", "cancelled"] { option value=(s) selected[p.state == s] { (s) } }
+                } }
+            }
+            div.field-row {
+                div.field { label for="h-from" { "From" } input #h-from name="from" type="date" value=(p.from); }
+                div.field { label for="h-to" { "To" } input #h-to name="to" type="date" value=(p.to); }
+                div.field { label for="h-min" { "Cost at least (USD)" } input #h-min name="min_cost" type="number" step="any" min="0" value=(p.min_cost); }
+                div.field { label for="h-max" { "Cost at most (USD)" } input #h-max name="max_cost" type="number" step="any" min="0" value=(p.max_cost); }
+                div.actions { button.button.primary type="submit" { "Filter" } a.button href=(here) { "Clear" } }
+            }
+        }
+        p.muted.small #history-count {
+            @if r.total == 0 { "No runs match." } @else { "Runs " (shown_from) "–" (shown_to) " of " (r.total) ", newest first." }
+        }
+        @if !r.hits.is_empty() {
+            div.table-wrap {
+                table #history {
+                    thead { tr { th { "Time" } th { "Template" } th { "Model" } th { "User" } th.num { "Tokens (in / out)" } th.num { "Cost" } th.num { "Latency" } th { "State" } } }
+                    tbody { @for h in &r.hits { (row(h)) } }
+                }
+            }
+        }
+        nav.pager {
+            @if p.page > 0 { a.button.small href=(link(p.page - 1)) { "Newer" } }
+            @if (p.page + 1) * PAGE < r.total as usize { " " a.button.small href=(link(p.page + 1)) { "Older" } }
+        }
+    }
+}
+
+fn row(h: &Hit) -> Markup {
+    let href = h
+        .workspace
+        .as_ref()
+        .map(|ws| format!("/w/{ws}/runs/{}", h.id))
+        .unwrap_or_default();
+    html! {
+        tr data-run=(h.id) {
+            td { a href=(href) { @match h.time { Some(t) => (when(t)), None => "–" } } }
+            td { @if h.template.is_empty() { span.muted { "–" } } @else { (h.template) } }
+            td { @for m in &h.models { code { (m) } } }
+            td { (h.user.rsplit_once(' ').map_or(h.user.as_str(), |(name, _email)| name)) }
+            td.num { (h.input_tokens) " / " (h.output_tokens) }
+            td.num { (format!("${:.6}", h.cost)) }
+            td.num { (h.latency_ms) " ms" }
+            td { span.badge { (h.state) } }
+        }
+    }
+}

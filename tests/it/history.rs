@@ -1,0 +1,163 @@
+//! The run history pages: filters by user, model, template, state, days and cost narrow the
+//! workspace's runs exactly; "my runs" shows only the user's own; bad filters are a readable 422.
+
+use std::time::{Duration, Instant};
+
+use promptyard::domain::{Run, RunState, TemplateId};
+use reqwest::StatusCode;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::helpers::{ADMIN_EMAIL, TestApp, run_fixture};
+
+/// The runs listed on a history page, and its count line.
+async fn listed(app: &TestApp, c: &reqwest::Client, path: &str) -> (usize, String) {
+    let res = app.get(c, path).await;
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    let html = res.text().await.unwrap();
+    let count = html
+        .split("id=\"history-count\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    (html.matches("<tr data-run=").count(), count)
+}
+
+#[tokio::test]
+async fn history_filters_narrow_the_runs() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    app.create_user(&admin, "cy@example.com", "a long enough password")
+        .await;
+    let store = &app.store;
+    let me = store
+        .find_user_by_email(ADMIN_EMAIL)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let cy = store
+        .find_user_by_email("cy@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let list: Value = admin
+        .get(app.url("/api/workspaces"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ws = list[0]["id"].as_str().unwrap().parse().unwrap();
+    let other = store
+        .create_workspace(
+            promptyard::domain::WorkspaceName::parse("Other").unwrap(),
+            cy,
+            promptyard::domain::NewAuditEvent::new(None, "t"),
+        )
+        .await
+        .unwrap()
+        .id;
+    let template = TemplateId::new();
+    let now = OffsetDateTime::now_utc();
+    let runs: Vec<Run> = (0..60_u64)
+        .map(|i| Run {
+            user_id: if i % 3 == 0 { cy } else { me },
+            model: if i % 2 == 0 { "gpt-4o" } else { "llama3.1:8b" }.into(),
+            template_id: (i % 5 == 0).then_some(template),
+            state: if i % 10 == 0 {
+                RunState::Failed
+            } else {
+                RunState::Completed
+            },
+            cost_usd: Some(i as f64 / 100.0),
+            created_at: now - time::Duration::days((i % 20) as i64),
+            ..run_fixture(ws, me)
+        })
+        .chain((0..5).map(|_| run_fixture(other, cy)))
+        .collect();
+    store.create_runs(runs.clone(), vec![]).await.unwrap();
+    let start = Instant::now();
+    let base = format!("/w/{ws}/history");
+    loop {
+        if listed(&app, &admin, &base)
+            .await
+            .1
+            .ends_with("of 60, newest first.")
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "runs never indexed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (rows, count) = listed(&app, &admin, &base).await;
+    assert_eq!(
+        (rows, count.as_str()),
+        (50, "Runs 1–50 of 60, newest first.")
+    );
+    let (rows, _) = listed(&app, &admin, &format!("{base}?page=1")).await;
+    assert_eq!(rows, 10);
+
+    let expect = |f: &dyn Fn(u64) -> bool| (0..60_u64).filter(|i| f(*i)).count();
+    let cases: Vec<(String, usize)> = vec![
+        (format!("user={cy}"), expect(&|i| i % 3 == 0)),
+        ("model=llama3.1:8b".into(), expect(&|i| i % 2 == 1)),
+        (format!("template={template}"), expect(&|i| i % 5 == 0)),
+        ("state=failed".into(), expect(&|i| i % 10 == 0)),
+        (
+            "min_cost=0.2&max_cost=0.4".into(),
+            expect(&|i| (20..=40).contains(&i)),
+        ),
+        (
+            format!("from={}", (now - time::Duration::days(4)).date()),
+            expect(&|i| i % 20 <= 4),
+        ),
+        (
+            format!("user={cy}&state=failed"),
+            expect(&|i| i % 3 == 0 && i % 10 == 0),
+        ),
+    ];
+    for (q, want) in cases {
+        let (rows, count) = listed(&app, &admin, &format!("{base}?{q}")).await;
+        assert_eq!(rows, want.min(50), "{q}: {count}");
+        if want > 0 {
+            assert!(
+                count.ends_with(&format!("of {want}, newest first.")),
+                "{q}: {count}"
+            );
+        }
+    }
+
+    // My runs: only mine, across my workspaces; never another workspace's.
+    let (rows, count) = listed(&app, &admin, "/history").await;
+    let mine = expect(&|i| i % 3 != 0);
+    assert!(
+        count.ends_with(&format!("of {mine}, newest first.")),
+        "{count}"
+    );
+    assert_eq!(rows, mine.min(50));
+    let cy_client = app.login("cy@example.com", "a long enough password").await;
+    let (_, count) = listed(&app, &cy_client, "/history").await;
+    assert!(
+        count.ends_with("of 5, newest first."),
+        "cy sees only the runs of her own workspace: {count}"
+    );
+
+    for q in [
+        "min_cost=cheap",
+        "from=yesterday",
+        "state=done",
+        "user=nobody",
+        "q=%22open",
+    ] {
+        let res = app.get(&admin, &format!("{base}?{q}")).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{q}");
+    }
+}
