@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use promptyard::domain::{Run, RunState, UserId, WorkspaceId};
 use reqwest::StatusCode;
-use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
 use crate::helpers::{ADMIN_EMAIL, TestApp, run_fixture};
@@ -35,27 +34,9 @@ async fn analytics_pages_show_the_sums_of_the_runs() {
     app.create_user(&admin, "bo@example.com", "a long enough password")
         .await;
     let store = &app.store;
-    let admin_id = store
-        .find_user_by_email(ADMIN_EMAIL)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let bo = store
-        .find_user_by_email("bo@example.com")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let list: Value = admin
-        .get(app.url("/api/workspaces"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ws: WorkspaceId = list[0]["id"].as_str().unwrap().parse().unwrap();
+    let admin_id = app.user_id(ADMIN_EMAIL).await;
+    let bo = app.user_id("bo@example.com").await;
+    let ws: WorkspaceId = app.first_workspace(&admin).await;
     let now = OffsetDateTime::now_utc();
     let runs: Vec<Run> = (0..300)
         .map(|i: u64| run(ws, if i.is_multiple_of(4) { bo } else { admin_id }, i, now))

@@ -151,6 +151,32 @@ impl TestApp {
     }
 
     /// Runs first-run setup through the form; returns the admin's logged-in client.
+    /// The id of the user with `email`.
+    pub async fn user_id(&self, email: &str) -> promptyard::domain::UserId {
+        self.store
+            .find_user_by_email(email)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no user {email}"))
+            .id
+    }
+
+    /// The first workspace `client` lists: their personal one for a new user.
+    pub async fn first_workspace(
+        &self,
+        client: &reqwest::Client,
+    ) -> promptyard::domain::WorkspaceId {
+        let list: serde_json::Value = client
+            .get(self.url("/api/workspaces"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        list[0]["id"].as_str().unwrap().parse().unwrap()
+    }
+
     pub async fn setup_admin(&self) -> reqwest::Client {
         let client = self.browser();
         let res = self

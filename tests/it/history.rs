@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use promptyard::domain::{Run, RunState, TemplateId};
 use reqwest::StatusCode;
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::helpers::{ADMIN_EMAIL, TestApp, run_fixture};
@@ -32,27 +31,9 @@ async fn history_filters_narrow_the_runs() {
     app.create_user(&admin, "cy@example.com", "a long enough password")
         .await;
     let store = &app.store;
-    let me = store
-        .find_user_by_email(ADMIN_EMAIL)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let cy = store
-        .find_user_by_email("cy@example.com")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let list: Value = admin
-        .get(app.url("/api/workspaces"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ws = list[0]["id"].as_str().unwrap().parse().unwrap();
+    let me = app.user_id(ADMIN_EMAIL).await;
+    let cy = app.user_id("cy@example.com").await;
+    let ws = app.first_workspace(&admin).await;
     let other = store
         .create_workspace(
             promptyard::domain::WorkspaceName::parse("Other").unwrap(),
