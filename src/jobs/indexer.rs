@@ -319,6 +319,18 @@ impl Search {
         })
     }
 
+    /// The ids of everything `req` matches, newest first, at most `max`, off the runtime.
+    pub async fn matching_ids(
+        &self,
+        req: crate::search::SearchRequest,
+        max: usize,
+    ) -> Result<Vec<String>> {
+        let index = self.index.clone();
+        tokio::task::spawn_blocking(move || index.matching_ids(&req, max))
+            .await
+            .map_err(Error::internal)?
+    }
+
     /// Runs a search off the async runtime.
     pub async fn search(
         &self,

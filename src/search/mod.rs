@@ -188,6 +188,9 @@ pub enum Opened {
     Rebuilt,
 }
 
+/// Boolean query clauses.
+type Clauses = Vec<(Occur, Box<dyn Query>)>;
+
 /// The search index.
 pub struct SearchIndex {
     index: Index,
@@ -407,9 +410,12 @@ impl SearchIndex {
         self.len() == 0
     }
 
-    /// Runs a search.
-    pub fn search(&self, req: &SearchRequest) -> Result<SearchResults> {
-        let searcher = self.reader.searcher();
+    /// The whole query of `req` (permission, words, dates and filters) and the words alone
+    /// over the body, for highlighting.
+    fn query_of(
+        &self,
+        req: &SearchRequest,
+    ) -> Result<(BooleanQuery, Clauses)> {
         let f = &self.f;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, self.permission(req))];
         let mut text_query: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -437,7 +443,31 @@ impl SearchIndex {
         if clauses.len() == 1 {
             clauses.push((Occur::Must, Box::new(AllQuery)));
         }
-        let query = BooleanQuery::new(clauses);
+        Ok((BooleanQuery::new(clauses), text_query))
+    }
+
+    /// The ids of everything `req` matches, newest first, at most `max` (for exports).
+    pub fn matching_ids(&self, req: &SearchRequest, max: usize) -> Result<Vec<String>> {
+        let searcher = self.reader.searcher();
+        let (query, _) = self.query_of(req)?;
+        let top =
+            TopDocs::with_limit(max.max(1)).order_by_fast_field::<DateTime>("time", Order::Desc);
+        let found = searcher.search(&query, &top).map_err(ix)?;
+        let mut out = Vec::with_capacity(found.len());
+        for (_, a) in found {
+            let doc: TantivyDocument = searcher.doc(a).map_err(ix)?;
+            if let Some(id) = doc.get_first(self.f.id).and_then(|v| v.as_str()) {
+                out.push(id.to_owned());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs a search.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResults> {
+        let searcher = self.reader.searcher();
+        let f = &self.f;
+        let (query, text_query) = self.query_of(req)?;
         let limit = req.limit.clamp(1, 100);
         // One pass over the matches: the page, the count and the facets together.
         fn page<S>(

@@ -348,7 +348,7 @@ fn csv(d: &Dashboard, table: &str) -> Result<Response> {
                 first.into_iter().chain(head).map(str::to_owned).collect(),
             )?;
             for r in rows {
-                let mut row = vec![csv_safe(&r.label), r.key.clone()];
+                let mut row = vec![super::views::csv_safe(&r.label), r.key.clone()];
                 row.extend(counts(&r.counts));
                 write(&mut w, row)?;
             }
@@ -380,15 +380,6 @@ fn csv(d: &Dashboard, table: &str) -> Result<Response> {
         .into_response())
 }
 
-/// A cell a spreadsheet will not run as a formula (names are user-chosen).
-fn csv_safe(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,6 +390,6 @@ mod tests {
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(usd(0.004), "$0.0040");
         assert_eq!(usd(12.5), "$12.50");
-        assert_eq!(csv_safe("=HYPERLINK()"), "'=HYPERLINK()");
+        assert_eq!(crate::web::views::csv_safe("=HYPERLINK()"), "'=HYPERLINK()");
     }
 }

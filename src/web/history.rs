@@ -3,7 +3,11 @@
 //! state, days and cost. Served from the search index, so a filter over a million runs reads
 //! the matching page, not the runs.
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use maud::{Markup, html};
 use serde::Deserialize;
 use time::{Date, Time};
@@ -11,7 +15,7 @@ use time::{Date, Time};
 use super::views::{Nav, layout, when};
 use super::{PageCtx, WebState, paths};
 use crate::auth::Action;
-use crate::domain::{RunState, WorkspaceId};
+use crate::domain::{Run, RunId, RunState, WorkspaceId};
 use crate::error::{Error, Result};
 use crate::http::extract::{CurrentUser, Query};
 use crate::http::routes::{Permission, Routes, WorkspaceAccess};
@@ -35,6 +39,16 @@ pub fn routes(r: Routes<WebState>) -> Routes<WebState> {
         paths::MY_HISTORY,
         Permission::Instance(Action::UseWorkspaces),
         my_page,
+    )
+    .get(
+        paths::WS_HISTORY_EXPORT,
+        Permission::Workspace(Action::ViewTemplates),
+        workspace_export,
+    )
+    .get(
+        paths::MY_HISTORY_EXPORT,
+        Permission::Instance(Action::UseWorkspaces),
+        my_export,
     )
 }
 
@@ -61,6 +75,9 @@ struct Params {
     max_cost: String,
     #[serde(default)]
     page: usize,
+    /// For exports: csv or jsonl.
+    #[serde(default)]
+    format: String,
 }
 
 const DATE: &[time::format_description::BorrowedFormatItem<'static>] =
@@ -280,6 +297,11 @@ fn page(
                 div.actions { button.button.primary type="submit" { "Filter" } a.button href=(here) { "Clear" } }
             }
         }
+        p.small {
+            "Export these runs: "
+            a href=(export_link(here, p, "csv")) download { "CSV" } " · "
+            a href=(export_link(here, p, "jsonl")) download { "JSON lines" }
+        }
         p.muted.small #history-count {
             @if r.total == 0 { "No runs match." } @else { "Runs " (shown_from) "–" (shown_to) " of " (r.total) ", newest first." }
         }
@@ -316,4 +338,168 @@ fn row(h: &Hit) -> Markup {
             td { span.badge { (h.state) } }
         }
     }
+}
+
+/// The most runs one export holds.
+const MAX_EXPORT: usize = 1_000_000;
+
+fn export_link(here: &str, p: &Params, format: &str) -> String {
+    format!(
+        "{here}/export?format={format}&q={}&user={}&model={}&template={}&state={}&from={}&to={}&min_cost={}&max_cost={}",
+        enc(&p.q),
+        enc(&p.user),
+        enc(&p.model),
+        enc(&p.template),
+        enc(&p.state),
+        enc(&p.from),
+        enc(&p.to),
+        enc(&p.min_cost),
+        enc(&p.max_cost)
+    )
+}
+
+async fn workspace_export(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    access: WorkspaceAccess,
+    Query(p): Query<Params>,
+) -> Result<Response> {
+    let viewer = viewer_of(&ctx, access.auth.user.id.to_string());
+    let req = request(&p, viewer, Some(access.workspace.id), false)?;
+    export(&state, req, &p.format).await
+}
+
+async fn my_export(
+    State(state): State<WebState>,
+    ctx: PageCtx,
+    CurrentUser(auth): CurrentUser,
+    Query(p): Query<Params>,
+) -> Result<Response> {
+    let viewer = viewer_of(&ctx, auth.user.id.to_string());
+    let req = request(&p, viewer, None, true)?;
+    export(&state, req, &p.format).await
+}
+
+/// The CSV columns of an export.
+const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "created_at",
+    "workspace_id",
+    "user_id",
+    "template_id",
+    "template_version",
+    "model",
+    "requested_model",
+    "provider",
+    "state",
+    "cached",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "latency_ms",
+    "ttft_ms",
+    "error",
+    "prompt",
+    "output",
+];
+
+fn csv_row(run: &Run) -> Vec<String> {
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    vec![
+        run.id.to_string(),
+        run.created_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        run.workspace_id.to_string(),
+        run.user_id.to_string(),
+        opt(run.template_id.map(|t| t.to_string())),
+        opt(run.template_version.map(|v| v.to_string())),
+        super::views::csv_safe(&run.model),
+        super::views::csv_safe(run.requested_model.as_deref().unwrap_or_default()),
+        opt(run.provider.map(|p| p.as_str().to_owned())),
+        run.state.to_string(),
+        run.cached.to_string(),
+        run.input_tokens.to_string(),
+        run.output_tokens.to_string(),
+        opt(run.cost_usd.map(|c| format!("{c:.6}"))),
+        run.latency_ms.to_string(),
+        opt(run.ttft_ms.map(|t| t.to_string())),
+        super::views::csv_safe(run.error.as_deref().unwrap_or_default()),
+        super::views::csv_safe(&run.prompt),
+        super::views::csv_safe(&run.output),
+    ]
+}
+
+/// Streams the runs `req` matches, newest first, as CSV or JSON lines: the matching ids come
+/// from the index, the runs from the store 200 at a time, so the export is never held whole.
+async fn export(state: &WebState, req: SearchRequest, format: &str) -> Result<Response> {
+    let jsonl = match format {
+        "csv" => false,
+        "jsonl" => true,
+        _ => return Err(Error::invalid("format", "format must be csv or jsonl")),
+    };
+    let ids = state.search.matching_ids(req, MAX_EXPORT).await?;
+    let store = state.auth.store().clone();
+    let head = if jsonl {
+        Vec::new()
+    } else {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(CSV_COLUMNS).map_err(Error::internal)?;
+        w.into_inner().map_err(Error::internal)?
+    };
+    let chunks: Vec<Vec<String>> = ids.chunks(200).map(<[String]>::to_vec).collect();
+    let rows = futures_util::stream::iter(chunks).then(move |chunk| {
+        let store = store.clone();
+        async move {
+            let mut buf = Vec::new();
+            let mut w = csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(Vec::new());
+            for id in chunk {
+                let Ok(id) = id.parse::<RunId>() else {
+                    continue;
+                };
+                let run = match store.get_run(id).await {
+                    Ok(run) => run,
+                    // Deleted since it was indexed.
+                    Err(Error::NotFound) => continue,
+                    Err(e) => return Err(std::io::Error::other(e.to_string())),
+                };
+                if jsonl {
+                    serde_json::to_writer(&mut buf, &run).map_err(std::io::Error::other)?;
+                    buf.push(b'\n');
+                } else {
+                    w.write_record(csv_row(&run))
+                        .map_err(std::io::Error::other)?;
+                }
+            }
+            if !jsonl {
+                buf = w
+                    .into_inner()
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+            }
+            Ok::<Bytes, std::io::Error>(Bytes::from(buf))
+        }
+    });
+    let body = Body::from_stream(
+        futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(Bytes::from(head)) })
+            .chain(rows),
+    );
+    let (mime, ext) = if jsonl {
+        ("application/x-ndjson", "jsonl")
+    } else {
+        ("text/csv; charset=utf-8", "csv")
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"promptyard-runs.{ext}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -42,6 +42,10 @@ pub const WS_SETTINGS: &str = "/w/{ws}/settings";
 pub const WS_HISTORY: &str = "/w/{ws}/history";
 /// The user's own runs across their workspaces.
 pub const MY_HISTORY: &str = "/history";
+/// A workspace's filtered runs as CSV or JSON lines.
+pub const WS_HISTORY_EXPORT: &str = "/w/{ws}/history/export";
+/// The user's own filtered runs as CSV or JSON lines.
+pub const MY_HISTORY_EXPORT: &str = "/history/export";
 /// A workspace's analytics (admins and owners).
 pub const WS_ANALYTICS: &str = "/w/{ws}/analytics";
 /// Analytics over every workspace (instance admins).

@@ -232,3 +232,13 @@ pub fn when(t: OffsetDateTime) -> Markup {
 pub fn empty(text: &str) -> Markup {
     html! { p.empty { (text) } }
 }
+
+/// A CSV cell that a spreadsheet will not run as a formula (text starting with `=`, `+`, `-`,
+/// `@`, tab or carriage return gets a leading `'`).
+pub fn csv_safe(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    }
+}

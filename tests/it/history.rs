@@ -116,6 +116,55 @@ async fn history_filters_narrow_the_runs() {
         }
     }
 
+    // Exports hold exactly the filtered runs, newest first.
+    let failed: Vec<&Run> = runs[..60]
+        .iter()
+        .filter(|r| r.state == RunState::Failed)
+        .collect();
+    let res = app
+        .get(&admin, &format!("{base}/export?format=csv&state=failed"))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let body = res.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    assert_eq!(&reader.headers().unwrap()[9], "state");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), failed.len());
+    let mut ids: Vec<String> = failed.iter().map(|r| r.id.to_string()).collect();
+    ids.sort();
+    let mut got: Vec<String> = rows.iter().map(|r| r[0].to_owned()).collect();
+    got.sort();
+    assert_eq!(got, ids);
+    let res = app
+        .get(&admin, &format!("{base}/export?format=jsonl&user={cy}"))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let lines: Vec<Run> = res
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), expect(&|i| i % 3 == 0));
+    assert!(
+        lines
+            .iter()
+            .all(|r| r.user_id == cy && r.workspace_id == ws)
+    );
+    assert!(
+        lines.windows(2).all(|w| w[0].created_at >= w[1].created_at),
+        "newest first"
+    );
+    let res = app.get(&admin, &format!("{base}/export?format=xlsx")).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
     // My runs: only mine, across my workspaces; never another workspace's.
     let (rows, count) = listed(&app, &admin, "/history").await;
     let mine = expect(&|i| i % 3 != 0);

@@ -63,6 +63,8 @@ const EXPECTED: &[(&str, &str, Need)] = &[
     ("GET", "/w/{ws}/analytics", Ws(Role::Admin)),
     ("GET", "/w/{ws}/history", Ws(Role::Viewer)),
     ("GET", "/history", Login),
+    ("GET", "/w/{ws}/history/export", Ws(Role::Viewer)),
+    ("GET", "/history/export", Login),
     ("GET", "/workspaces", Login),
     ("POST", "/workspaces", Login),
     ("GET", "/w/{ws}", Ws(Role::Viewer)),
