@@ -412,10 +412,7 @@ impl SearchIndex {
 
     /// The whole query of `req` (permission, words, dates and filters) and the words alone
     /// over the body, for highlighting.
-    fn query_of(
-        &self,
-        req: &SearchRequest,
-    ) -> Result<(BooleanQuery, Clauses)> {
+    fn query_of(&self, req: &SearchRequest) -> Result<(BooleanQuery, Clauses)> {
         let f = &self.f;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, self.permission(req))];
         let mut text_query: Vec<(Occur, Box<dyn Query>)> = Vec::new();

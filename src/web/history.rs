@@ -241,10 +241,6 @@ async fn my_page(
     Ok(layout(&ctx, "My runs", Nav::Playground, body))
 }
 
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 fn page(
     title: &str,
     here: &str,
@@ -253,20 +249,7 @@ fn page(
     choices: Option<(&[Choice], &[Choice])>,
     rebuilding: Option<u8>,
 ) -> Markup {
-    let link = |page: usize| {
-        format!(
-            "{here}?q={}&user={}&model={}&template={}&state={}&from={}&to={}&min_cost={}&max_cost={}&page={page}",
-            enc(&p.q),
-            enc(&p.user),
-            enc(&p.model),
-            enc(&p.template),
-            enc(&p.state),
-            enc(&p.from),
-            enc(&p.to),
-            enc(&p.min_cost),
-            enc(&p.max_cost)
-        )
-    };
+    let link = |page: usize| format!("{here}?{}&page={page}", filter_query(p));
     let shown_from = p.page * PAGE + 1;
     let shown_to = p.page * PAGE + r.hits.len();
     html! {
@@ -344,18 +327,24 @@ fn row(h: &Hit) -> Markup {
 const MAX_EXPORT: usize = 1_000_000;
 
 fn export_link(here: &str, p: &Params, format: &str) -> String {
-    format!(
-        "{here}/export?format={format}&q={}&user={}&model={}&template={}&state={}&from={}&to={}&min_cost={}&max_cost={}",
-        enc(&p.q),
-        enc(&p.user),
-        enc(&p.model),
-        enc(&p.template),
-        enc(&p.state),
-        enc(&p.from),
-        enc(&p.to),
-        enc(&p.min_cost),
-        enc(&p.max_cost)
-    )
+    format!("{here}/export?format={format}&{}", filter_query(p))
+}
+
+/// The filters of `p` as a query string (without the page).
+fn filter_query(p: &Params) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("q", &p.q),
+            ("user", &p.user),
+            ("model", &p.model),
+            ("template", &p.template),
+            ("state", &p.state),
+            ("from", &p.from),
+            ("to", &p.to),
+            ("min_cost", &p.min_cost),
+            ("max_cost", &p.max_cost),
+        ])
+        .finish()
 }
 
 async fn workspace_export(
