@@ -190,6 +190,10 @@ impl App {
             self.search.index.clone(),
             self.search.status.clone(),
         ));
+        let retention = tokio::spawn(crate::jobs::retention::run(
+            self.store.clone(),
+            self.auth.clock().clone(),
+        ));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -225,6 +229,7 @@ impl App {
         };
         janitor.abort();
         indexer.abort();
+        retention.abort();
         // The router (and with it every recorder handle) is gone: the recorder writes what is
         // queued and ends. Runs acknowledged to a client are never lost on a graceful stop.
         match tokio::time::timeout(Duration::from_secs(30), self.recorder).await {

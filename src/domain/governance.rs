@@ -85,6 +85,9 @@ pub struct GatewaySettings {
     /// How much history is kept.
     #[serde(default)]
     pub retention: Retention,
+    /// Runs older than this many days are deleted by the retention job (none: kept).
+    #[serde(default)]
+    pub retention_days: Option<u32>,
     /// How long cached responses are served, in seconds; 0 turns the cache off.
     #[serde(default)]
     pub cache_ttl_secs: u32,
@@ -114,6 +117,9 @@ pub const MAX_CACHE_TTL_SECS: u32 = 30 * 24 * 3600;
 pub const MAX_ROUTES: usize = 100;
 /// Most fallbacks tried for one model.
 pub const MAX_FALLBACKS: usize = 3;
+/// The longest retention period accepted, in days (ten years).
+pub const MAX_RETENTION_DAYS: u32 = 3650;
+
 /// Largest budget accepted, in USD.
 pub const MAX_BUDGET_USD: f64 = 1e9;
 
@@ -196,8 +202,19 @@ impl GatewaySettings {
                 fallbacks.insert(model, clean);
             }
         }
+        if let Some(d) = self.retention_days
+            && !(1..=MAX_RETENTION_DAYS).contains(&d)
+        {
+            return Err(Error::invalid(
+                "retention_days",
+                format!(
+                    "keep runs for 1 to {MAX_RETENTION_DAYS} days, or leave it empty to keep them"
+                ),
+            ));
+        }
         Ok(Self {
             retention: self.retention,
+            retention_days: self.retention_days,
             cache_ttl_secs: self.cache_ttl_secs,
             budget_usd: check_budget("budget_usd", self.budget_usd)?,
             member_budget_usd: check_budget("member_budget_usd", self.member_budget_usd)?,

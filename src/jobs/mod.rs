@@ -1,4 +1,5 @@
 //! Background work that joins infrastructure: the search indexer (store change log -> search
-//! index). Nothing here knows HTTP.
+//! index) and the retention job (old runs out of the store). Nothing here knows HTTP.
 
 pub mod indexer;
+pub mod retention;

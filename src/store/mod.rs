@@ -350,6 +350,16 @@ pub trait RunStore {
         limit: usize,
     ) -> Result<Page<Run, RunId>>;
 
+    /// Deletes up to `limit` runs of `workspace` made before `cutoff`, oldest first, with a
+    /// change-log entry each (so the search index drops them); returns their ids. The daily
+    /// roll-ups keep them.
+    async fn delete_runs_before(
+        &self,
+        workspace: WorkspaceId,
+        cutoff: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<RunId>>;
+
     /// The daily roll-up rows of `workspace` ([`crate::domain::ALL_WORKSPACES`] for every
     /// workspace) in `dim`, for the days `from..=to` (UTC), ordered by day and key. They are
     /// updated with the runs, in the same transaction.
@@ -384,6 +394,9 @@ pub trait GovernanceStore {
         settings: GatewaySettings,
         audit: NewAuditEvent,
     ) -> Result<GatewaySettings>;
+
+    /// Every workspace's settings that were ever set.
+    async fn list_gateway_settings(&self) -> Result<Vec<(WorkspaceId, GatewaySettings)>>;
 
     /// What a workspace's members spent in `month` (`YYYY-MM`).
     async fn get_month_spend(&self, workspace: WorkspaceId, month: &str) -> Result<MonthSpend>;

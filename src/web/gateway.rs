@@ -30,6 +30,8 @@ struct SettingsForm {
     #[serde(default)]
     retention: String,
     #[serde(default)]
+    retention_days: String,
+    #[serde(default)]
     cache_ttl_secs: String,
     #[serde(default)]
     budget_usd: String,
@@ -69,6 +71,7 @@ impl SettingsForm {
     fn from_settings(s: &GatewaySettings) -> Self {
         Self {
             retention: s.retention.as_str().into(),
+            retention_days: opt_text(s.retention_days),
             cache_ttl_secs: s.cache_ttl_secs.to_string(),
             budget_usd: opt_text(s.budget_usd),
             member_budget_usd: opt_text(s.member_budget_usd),
@@ -92,6 +95,7 @@ impl SettingsForm {
         };
         Ok(GatewaySettings {
             retention: Retention::parse(&self.retention)?,
+            retention_days: number("retention_days", &self.retention_days, "a number of days")?,
             cache_ttl_secs: number(
                 "cache_ttl_secs",
                 &self.cache_ttl_secs,
@@ -208,6 +212,11 @@ async fn render(
                             option value=(r.as_str()) selected[form.retention == r.as_str()] { (r.label()) }
                         }
                     }
+                }
+                div.field {
+                    label for="retention_days" { "Delete runs older than (days)" }
+                    input #retention_days name="retention_days" inputmode="numeric" value=(form.retention_days) placeholder="keep them";
+                    p.muted.small { "Checked every hour; each deletion is in the audit log. Analytics keep their daily totals." }
                 }
                 div.field {
                     label for="cache_ttl_secs" { "Response cache lifetime (seconds, 0 = off)" }

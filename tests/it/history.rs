@@ -191,3 +191,81 @@ async fn history_filters_narrow_the_runs() {
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{q}");
     }
 }
+
+#[tokio::test]
+async fn the_retention_job_removes_exactly_the_old_runs_and_reports_it() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let me = app.user_id(ADMIN_EMAIL).await;
+    let ws = app.first_workspace(&admin).await;
+    let url = app.url(&format!("/api/workspaces/{ws}/gateway"));
+    let res = admin
+        .put(&url)
+        .json(&serde_json::json!({"retention_days": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = admin
+        .put(&url)
+        .json(&serde_json::json!({"retention_days": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let now = OffsetDateTime::now_utc();
+    let runs: Vec<Run> = (0..20_i64)
+        .map(|d| {
+            let t = now - time::Duration::days(d) - time::Duration::hours(1);
+            let ts = uuid::Timestamp::from_unix(uuid::NoContext, t.unix_timestamp() as u64, 0);
+            Run {
+                id: promptyard::domain::RunId(uuid::Uuid::new_v7(ts)),
+                created_at: t,
+                ..run_fixture(ws, me)
+            }
+        })
+        .collect();
+    app.store.create_runs(runs.clone(), vec![]).await.unwrap();
+    let report = promptyard::jobs::retention::sweep(app.store.as_ref(), now)
+        .await
+        .unwrap();
+    assert_eq!(report, vec![(ws, 10)], "runs 10 to 19 days old");
+    for (d, r) in runs.iter().enumerate() {
+        assert_eq!(
+            app.store.get_run(r.id).await.is_ok(),
+            d < 10,
+            "run {d} days old"
+        );
+    }
+    let events = app.store.list_audit_events(None, 10).await.unwrap().items;
+    let event = events
+        .iter()
+        .find(|e| e.action == "runs.retention")
+        .unwrap();
+    assert!(
+        event.detail.starts_with("removed 10 runs made before"),
+        "{}",
+        event.detail
+    );
+    // A second sweep finds nothing more.
+    assert!(
+        promptyard::jobs::retention::sweep(app.store.as_ref(), now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The history (from the index) follows.
+    let start = Instant::now();
+    while !listed(&app, &admin, &format!("/w/{ws}/history"))
+        .await
+        .1
+        .ends_with("of 10, newest first.")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the index never dropped the runs"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

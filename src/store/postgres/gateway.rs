@@ -340,6 +340,31 @@ impl RunStore for PostgresStore {
         Ok(Page { items, next })
     }
 
+    async fn delete_runs_before(
+        &self,
+        workspace: WorkspaceId,
+        cutoff: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<RunId>> {
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE workspace_id = $1 \
+             AND created_at < $2 ORDER BY id LIMIT $3 FOR UPDATE) RETURNING id",
+        )
+        .bind(workspace.0)
+        .bind(cutoff)
+        .bind(to_i64(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut ids: Vec<RunId> = ids.into_iter().map(RunId).collect();
+        ids.sort_by_key(|r| r.0);
+        for id in &ids {
+            append_change(&mut tx, ChangeKind::Run, id.to_string()).await?;
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
     async fn usage(
         &self,
         workspace: WorkspaceId,

@@ -49,6 +49,24 @@ impl GovernanceStore for PostgresStore {
         }
     }
 
+    async fn list_gateway_settings(&self) -> Result<Vec<(WorkspaceId, GatewaySettings)>> {
+        let rows = sqlx::query(
+            "SELECT workspace_id, settings::text AS settings FROM gateway_settings \
+             ORDER BY workspace_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let text: String = row.try_get("settings")?;
+                Ok((
+                    WorkspaceId(row.try_get("workspace_id")?),
+                    serde_json::from_str(&text).map_err(Error::internal)?,
+                ))
+            })
+            .collect()
+    }
+
     async fn update_gateway_settings(
         &self,
         workspace: WorkspaceId,

@@ -69,6 +69,23 @@ impl GovernanceStore for RedbStore {
         .await
     }
 
+    async fn list_gateway_settings(&self) -> Result<Vec<(WorkspaceId, GatewaySettings)>> {
+        self.blocking(move |db, _| {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(GATEWAY_SETTINGS)?;
+            let mut out = Vec::new();
+            for entry in table.iter()? {
+                let (k, v) = entry?;
+                out.push((
+                    WorkspaceId(uuid::Uuid::from_u128(k.value())),
+                    decode(v.value())?,
+                ));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn update_gateway_settings(
         &self,
         workspace: WorkspaceId,

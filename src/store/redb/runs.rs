@@ -1,6 +1,7 @@
 //! Runs in redb: by id, and by (workspace, id) for the newest-first history.
 
 use async_trait::async_trait;
+use redb::ReadableTable;
 
 use super::{RUNS, RUNS_BY_WORKSPACE, RedbStore, append_change, decode, encode};
 use crate::domain::{
@@ -69,6 +70,47 @@ impl RunStore for RedbStore {
                 None
             };
             Ok(Page { items, next })
+        })
+        .await
+    }
+
+    async fn delete_runs_before(
+        &self,
+        workspace: WorkspaceId,
+        cutoff: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<RunId>> {
+        self.blocking(move |db, _| {
+            let txn = db.begin_write()?;
+            let w = workspace.0.as_u128();
+            let mut doomed = Vec::new();
+            {
+                let index = txn.open_table(RUNS_BY_WORKSPACE)?;
+                let runs = txn.open_table(RUNS)?;
+                // Ids are UUIDv7, made when the run started: oldest first, their first 48 bits
+                // the start in Unix ms. Runs are read until the ids pass the cutoff by a day
+                // (a run may have been recorded a while after it started).
+                let stop_ms = (cutoff.unix_timestamp_nanos() / 1_000_000) as u128 + 86_400_000;
+                for entry in index.range((w, 0)..(w, u128::MAX))? {
+                    let id = entry?.0.value().1;
+                    if id >> 80 > stop_ms || doomed.len() >= limit {
+                        break;
+                    }
+                    let Some(v) = runs.get(id)? else { continue };
+                    let run: Run = decode(v.value())?;
+                    if run.created_at < cutoff {
+                        doomed.push(run.id);
+                    }
+                }
+            }
+            for id in &doomed {
+                let k = id.0.as_u128();
+                txn.open_table(RUNS)?.remove(k)?;
+                txn.open_table(RUNS_BY_WORKSPACE)?.remove((w, k))?;
+                append_change(&txn, ChangeKind::Run, id.to_string())?;
+            }
+            txn.commit()?;
+            Ok(doomed)
         })
         .await
     }

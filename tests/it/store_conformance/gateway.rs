@@ -364,6 +364,7 @@ pub(super) async fn governance(store: Arc<dyn Store>) {
     );
     let settings = GatewaySettings {
         retention: Retention::Metadata,
+        retention_days: Some(90),
         cache_ttl_secs: 0,
         budget_usd: Some(12.5),
         member_budget_usd: Some(2.0),

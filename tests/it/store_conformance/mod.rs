@@ -139,6 +139,7 @@ async fn run_all(fresh: Fresh, backend: &'static str) {
     gateway::api_keys(fresh().await).await;
     gateway::governance(fresh().await).await;
     usage::usage(fresh().await).await;
+    usage::retention(fresh().await).await;
     templates::versions(fresh().await).await;
     templates::labels_move_delete(fresh().await).await;
     templates::import(fresh().await).await;

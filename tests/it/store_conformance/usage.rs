@@ -290,3 +290,88 @@ async fn assert_rolled_up(store: &dyn Store, runs: &[Run]) {
         assert_eq!(hist, runs.len() as u64);
     }
 }
+
+/// Retention: runs made before the cutoff go (oldest first, at most `limit` a call, each with a
+/// change-log entry); newer ones and other workspaces' stay; the settings are listed.
+pub(super) async fn retention(store: Arc<dyn Store>) {
+    let user = store
+        .create_user(new_user("ret@example.org", "Ret"), audit("user.create"))
+        .await
+        .unwrap()
+        .id;
+    let mk = |name: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .create_workspace(WorkspaceName::parse(name).unwrap(), user, audit("ws"))
+                .await
+                .unwrap()
+                .id
+        }
+    };
+    let (ws, other) = (mk("Kept short").await, mk("Other").await);
+    let now = OffsetDateTime::now_utc();
+    // Ids as the gateway makes them: UUIDv7 of the moment the run started.
+    let at = |days: i64, ws: WorkspaceId| {
+        let t = now - time::Duration::days(days);
+        let ts =
+            uuid::Timestamp::from_unix(uuid::NoContext, t.unix_timestamp() as u64, t.nanosecond());
+        Run {
+            id: RunId(Uuid::new_v7(ts)),
+            created_at: t,
+            ..crate::helpers::run_fixture(ws, user)
+        }
+    };
+    let runs: Vec<Run> = (0..30)
+        .map(|d| at(d, ws))
+        .chain((0..30).map(|d| at(d, other)))
+        .collect();
+    store.create_runs(runs.clone(), vec![]).await.unwrap();
+    let seq = store.last_change_seq().await.unwrap();
+    let cutoff = now - time::Duration::days(10) + time::Duration::hours(1);
+    let first = store.delete_runs_before(ws, cutoff, 7).await.unwrap();
+    assert_eq!(first.len(), 7);
+    let rest = store.delete_runs_before(ws, cutoff, 100).await.unwrap();
+    assert_eq!(rest.len(), 13, "runs 10 to 29 days old: 20 in all");
+    assert!(
+        store
+            .delete_runs_before(ws, cutoff, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut gone: Vec<RunId> = first.iter().chain(&rest).copied().collect();
+    gone.sort_by_key(|r| r.0);
+    let mut want: Vec<RunId> = runs[10..30].iter().map(|r| r.id).collect();
+    want.sort_by_key(|r| r.0);
+    assert_eq!(gone, want);
+    for r in &runs[..10] {
+        assert!(store.get_run(r.id).await.is_ok(), "a newer run stays");
+    }
+    for r in &runs[30..] {
+        assert!(
+            store.get_run(r.id).await.is_ok(),
+            "another workspace's run stays"
+        );
+    }
+    let changes = store.list_changes(seq, 100).await.unwrap();
+    assert_eq!(changes.len(), 20, "a change-log entry per deleted run");
+    assert!(
+        changes
+            .iter()
+            .all(|c| c.kind == promptyard::domain::ChangeKind::Run)
+    );
+
+    let settings = promptyard::domain::GatewaySettings {
+        retention_days: Some(10),
+        ..Default::default()
+    };
+    store
+        .update_gateway_settings(ws, settings.clone(), audit("gateway.update"))
+        .await
+        .unwrap();
+    let listed = store.list_gateway_settings().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].0, ws);
+    assert_eq!(listed[0].1.retention_days, Some(10));
+}
