@@ -350,6 +350,9 @@ pub trait RunStore {
         limit: usize,
     ) -> Result<Page<Run, RunId>>;
 
+    /// Deletes one run (with a change-log entry and `audit`); `NotFound` if it is not there.
+    async fn delete_run(&self, id: RunId, audit: NewAuditEvent) -> Result<()>;
+
     /// Deletes up to `limit` runs of `workspace` made before `cutoff`, oldest first, with a
     /// change-log entry each (so the search index drops them); returns their ids. The daily
     /// roll-ups keep them.

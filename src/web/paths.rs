@@ -129,6 +129,8 @@ pub const WS_PLAYGROUND_RUN: &str = "/w/{ws}/playground/run";
 pub const WS_PLAYGROUND_SAVE: &str = "/w/{ws}/playground/save";
 /// One run of a workspace.
 pub const WS_RUN: &str = "/w/{ws}/runs/{run}";
+/// Deletes a run (its user, or the workspace's admins).
+pub const WS_RUN_DELETE: &str = "/w/{ws}/runs/{run}/delete";
 /// The context builder, set to compare a folder with a run's context.
 pub const WS_RUN_CONTEXT: &str = "/w/{ws}/runs/{run}/context";
 /// The context builder.

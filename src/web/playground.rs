@@ -43,6 +43,7 @@ pub fn routes(r: Routes<WebState>) -> Routes<WebState> {
             save,
         )
         .get(paths::WS_RUN, view, run_page)
+        .post(paths::WS_RUN_DELETE, view, delete_run)
 }
 
 /// Most models run side by side.
@@ -575,6 +576,34 @@ async fn save(
     Ok((jar, Redirect::to(&to)).into_response())
 }
 
+/// Deletes a run: its own user's, or any for the workspace's admins and owners.
+async fn delete_run(
+    State(state): State<WebState>,
+    access: WorkspaceAccess,
+    jar: CookieJar,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response> {
+    let run = workspace_run(&state, &access, &id).await?;
+    if run.user_id != access.auth.user.id && access.role < Role::Admin {
+        return Err(Error::Forbidden);
+    }
+    state
+        .auth
+        .store()
+        .delete_run(
+            run.id,
+            crate::domain::NewAuditEvent::new(Some(access.auth.user.id), "run.delete")
+                .target(run.id.to_string()),
+        )
+        .await?;
+    let jar = set_flash(jar, &state.edge, false, "Deleted the run.");
+    Ok((
+        jar,
+        Redirect::to(&paths::ws(paths::WS_HISTORY, access.workspace.id)),
+    )
+        .into_response())
+}
+
 /// The run `id` of the workspace in `access`; any other id is not found.
 pub(super) async fn workspace_run(
     state: &WebState,
@@ -614,6 +643,11 @@ async fn run_page(
                 @if run.state == crate::domain::RunState::Completed && !run.output.is_empty() {
                     a.button href=(format!("{}?run={}", paths::COMMUNITY_NEW, run.id)) { "Share to community" }
                 }
+                @if run.user_id == access.auth.user.id || access.role >= Role::Admin {
+                    form.inline method="post" action=(paths::ws(paths::WS_RUN_DELETE, access.workspace.id).replace("{run}", &run.id.to_string())) {
+                        button.button.danger type="submit" { "Delete" }
+                    }
+                }
             }
         }
         p.muted {
@@ -623,6 +657,9 @@ async fn run_page(
             " · " (run.latency_ms) " ms"
             @if let Some(t) = run.ttft_ms { " (first output after " (t) " ms)" }
         }
+        @if let (Some(t), Some(v)) = (run.template_id, run.template_version) {
+            p.small { "From " a href=(paths::TEMPLATE_HISTORY.replace("{id}", &t.to_string())) { "template version " (v) } "." }
+        }
         @if let Some(e) = &run.error { div.flash.flash-error role="alert" { (e) } }
         section.panel {
             h2 { "Prompt" }
@@ -630,7 +667,15 @@ async fn run_page(
         }
         section.panel {
             h2 { "Output" }
-            pre.prompt #run-output { (run.output) }
+            @if run.output.is_empty() {
+                p.muted { "No output was kept." }
+            } @else {
+                div.markdown #run-output-rendered { (maud::PreEscaped(crate::http::markdown::render(&run.output))) }
+                details {
+                    summary { "Raw output" }
+                    pre.prompt #run-output { (run.output) }
+                }
+            }
         }
         @if let Some(files) = &manifest {
             section.panel #context-manifest {

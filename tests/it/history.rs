@@ -269,3 +269,48 @@ async fn the_retention_job_removes_exactly_the_old_runs_and_reports_it() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn the_run_page_renders_the_output_safely_and_deletes_the_run() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let me = app.user_id(ADMIN_EMAIL).await;
+    let ws = app.first_workspace(&admin).await;
+    let run = Run {
+        output: "# Plan\n\n**bold** and <script>alert(1)</script>".into(),
+        template_id: Some(TemplateId::new()),
+        template_version: Some(3),
+        ..run_fixture(ws, me)
+    };
+    app.store
+        .create_runs(vec![run.clone()], vec![])
+        .await
+        .unwrap();
+    let page = format!("/w/{ws}/runs/{}", run.id);
+    let html = app.get(&admin, &page).await.text().await.unwrap();
+    assert!(html.contains("<h1>Plan</h1>") && html.contains("<strong>bold</strong>"));
+    assert!(
+        !html.contains("<script>alert(1)</script>"),
+        "the output is sanitised"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "the raw view escapes it"
+    );
+    assert!(html.contains("template version 3"));
+
+    app.create_user(&admin, "dee@example.com", "a long enough password")
+        .await;
+    let dee = app.login("dee@example.com", "a long enough password").await;
+    let res = app.post_form(&dee, &format!("{page}/delete"), &[]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "not a member");
+    let res = app.post_form(&admin, &format!("{page}/delete"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(app.store.get_run(run.id).await.is_err());
+    assert_eq!(app.get(&admin, &page).await.status(), StatusCode::NOT_FOUND);
+    let events = app.store.list_audit_events(None, 5).await.unwrap().items;
+    assert!(
+        events.iter().any(|e| e.action == "run.delete"
+            && e.target.as_deref() == Some(run.id.to_string().as_str()))
+    );
+}

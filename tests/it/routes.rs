@@ -118,6 +118,7 @@ const EXPECTED: &[(&str, &str, Need)] = &[
     ("POST", "/w/{ws}/playground/save", Ws(Role::Editor)),
     ("GET", "/w/{ws}/runs/{run}", Ws(Role::Viewer)),
     ("GET", "/w/{ws}/runs/{run}/context", Ws(Role::Viewer)),
+    ("POST", "/w/{ws}/runs/{run}/delete", Ws(Role::Viewer)),
     ("GET", "/context", Login),
     ("POST", "/api/tokens/count", Login),
     ("POST", "/admin/providers", InstanceAdmin),

@@ -340,6 +340,21 @@ impl RunStore for PostgresStore {
         Ok(Page { items, next })
     }
 
+    async fn delete_run(&self, id: RunId, audit: NewAuditEvent) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM runs WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound);
+        }
+        insert_audit(&mut tx, self.clock.now(), audit).await?;
+        append_change(&mut tx, ChangeKind::Run, id.to_string()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn delete_runs_before(
         &self,
         workspace: WorkspaceId,

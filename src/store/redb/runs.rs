@@ -5,7 +5,8 @@ use redb::ReadableTable;
 
 use super::{RUNS, RUNS_BY_WORKSPACE, RedbStore, append_change, decode, encode};
 use crate::domain::{
-    ChangeKind, Page, Run, RunId, SpendEntry, UsageDelta, UsageDim, UsageRow, WorkspaceId,
+    ChangeKind, NewAuditEvent, Page, Run, RunId, SpendEntry, UsageDelta, UsageDim, UsageRow,
+    WorkspaceId,
 };
 use crate::error::{Error, Result};
 use crate::store::{RunStore, clamp_limit};
@@ -70,6 +71,26 @@ impl RunStore for RedbStore {
                 None
             };
             Ok(Page { items, next })
+        })
+        .await
+    }
+
+    async fn delete_run(&self, id: RunId, audit: NewAuditEvent) -> Result<()> {
+        self.blocking(move |db, clock| {
+            let txn = db.begin_write()?;
+            let k = id.0.as_u128();
+            let run: Run = {
+                let runs = txn.open_table(RUNS)?;
+                let v = runs.get(k)?.ok_or(Error::NotFound)?;
+                decode(v.value())?
+            };
+            txn.open_table(RUNS)?.remove(k)?;
+            txn.open_table(RUNS_BY_WORKSPACE)?
+                .remove((run.workspace_id.0.as_u128(), k))?;
+            super::audit::insert_audit(&txn, clock.now(), audit)?;
+            append_change(&txn, ChangeKind::Run, id.to_string())?;
+            txn.commit()?;
+            Ok(())
         })
         .await
     }
