@@ -29,7 +29,17 @@ fn run(ws: WorkspaceId, user: UserId, i: u64, now: OffsetDateTime) -> Run {
 
 #[tokio::test]
 async fn analytics_pages_show_the_sums_of_the_runs() {
-    let app = TestApp::spawn().await;
+    sums_of_the_runs(TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn analytics_pages_show_the_sums_of_the_runs_on_postgres() {
+    if let Some(app) = TestApp::spawn_postgres().await {
+        sums_of_the_runs(app).await;
+    }
+}
+
+async fn sums_of_the_runs(app: TestApp) {
     let admin = app.setup_admin().await;
     app.create_user(&admin, "bo@example.com", "a long enough password")
         .await;
