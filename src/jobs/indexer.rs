@@ -18,8 +18,8 @@ use crate::error::{Error, Result};
 use crate::search::{Doc, Kind, Op, SearchIndex};
 use crate::store::Store;
 
-/// Change-log entries per index commit.
-const BATCH: usize = 1_000;
+/// Change-log entries per index commit, at most.
+const BATCH: usize = 5_000;
 /// How often an idle indexer looks for new entries.
 const IDLE: Duration = Duration::from_millis(200);
 
@@ -50,7 +50,9 @@ impl IndexStatus {
 pub async fn run(store: Arc<dyn Store>, index: Arc<SearchIndex>, status: Arc<IndexStatus>) {
     loop {
         match step(&*store, &index, &status).await {
-            Ok(0) => tokio::time::sleep(IDLE).await,
+            // Caught up (or nearly): wait, so that under a steady stream of runs each commit
+            // covers about IDLE's worth of them instead of a handful (fewer segments to merge).
+            Ok(n) if n < BATCH => tokio::time::sleep(IDLE).await,
             Ok(_) => {}
             Err(e) => {
                 tracing::error!(error = ?e, "the search indexer failed; retrying in 5 s");
@@ -175,6 +177,10 @@ pub async fn step(
         .await
         .map_err(Error::internal)??;
     status.indexed.store(last, Ordering::Relaxed);
+    // Caught up with the change log as it was when this batch started: the rebuild is done.
+    if last >= status.head.load(Ordering::Relaxed) {
+        status.rebuilding.store(false, Ordering::Relaxed);
+    }
     Ok(changes.len())
 }
 
