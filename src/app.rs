@@ -185,14 +185,19 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let janitor = tokio::spawn(janitor(self.auth.clone()));
+        // The background jobs stop when told and finish what they are doing, so that the store
+        // is let go of when `serve` returns.
+        let (jobs_stop, jobs_stopping) = tokio::sync::watch::channel(false);
         let indexer = tokio::spawn(crate::jobs::indexer::run(
             self.store.clone(),
             self.search.index.clone(),
             self.search.status.clone(),
+            jobs_stopping.clone(),
         ));
         let retention = tokio::spawn(crate::jobs::retention::run(
             self.store.clone(),
             self.auth.clock().clone(),
+            jobs_stopping,
         ));
         let service = self
             .router
@@ -228,8 +233,15 @@ impl App {
             }
         };
         janitor.abort();
-        indexer.abort();
-        retention.abort();
+        let _ = jobs_stop.send(true);
+        for (name, job) in [("search indexer", indexer), ("retention job", retention)] {
+            if tokio::time::timeout(Duration::from_secs(30), job)
+                .await
+                .is_err()
+            {
+                tracing::error!("the {name} did not stop within 30 s");
+            }
+        }
         // The router (and with it every recorder handle) is gone: the recorder writes what is
         // queued and ends. Runs acknowledged to a client are never lost on a graceful stop.
         match tokio::time::timeout(Duration::from_secs(30), self.recorder).await {

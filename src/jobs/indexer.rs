@@ -46,17 +46,29 @@ impl IndexStatus {
     }
 }
 
-/// Follows the change log until the task is dropped.
-pub async fn run(store: Arc<dyn Store>, index: Arc<SearchIndex>, status: Arc<IndexStatus>) {
-    loop {
-        match step(&*store, &index, &status).await {
+/// Follows the change log until `stop` turns true; a batch under way is finished first, so the
+/// store and the index are let go of when this returns.
+pub async fn run(
+    store: Arc<dyn Store>,
+    index: Arc<SearchIndex>,
+    status: Arc<IndexStatus>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    while !*stop.borrow() {
+        let pause = match step(&*store, &index, &status).await {
             // Caught up (or nearly): wait, so that under a steady stream of runs each commit
             // covers about IDLE's worth of them instead of a handful (fewer segments to merge).
-            Ok(n) if n < BATCH => tokio::time::sleep(IDLE).await,
-            Ok(_) => {}
+            Ok(n) if n < BATCH => IDLE,
+            Ok(_) => Duration::ZERO,
             Err(e) => {
                 tracing::error!(error = ?e, "the search indexer failed; retrying in 5 s");
-                tokio::time::sleep(Duration::from_secs(5)).await;
+                Duration::from_secs(5)
+            }
+        };
+        if !pause.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => {}
             }
         }
     }

@@ -52,12 +52,19 @@ pub async fn sweep(store: &dyn Store, now: OffsetDateTime) -> Result<Vec<(Worksp
     Ok(report)
 }
 
-/// Sweeps at start and then every hour until the task is dropped.
-pub async fn run(store: std::sync::Arc<dyn Store>, clock: Clock) {
-    loop {
+/// Sweeps at start and then every hour until `stop` turns true (a sweep under way finishes).
+pub async fn run(
+    store: std::sync::Arc<dyn Store>,
+    clock: Clock,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    while !*stop.borrow() {
         if let Err(e) = sweep(&*store, clock.now()).await {
             tracing::error!(error = ?e, "the retention job failed; trying again in an hour");
         }
-        tokio::time::sleep(EVERY).await;
+        tokio::select! {
+            () = tokio::time::sleep(EVERY) => {}
+            _ = stop.changed() => {}
+        }
     }
 }
