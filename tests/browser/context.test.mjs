@@ -8,7 +8,7 @@
 //
 // Run after `cargo build`:  node --test tests/browser/
 
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, OUT, eventually, path, startServer, stopServer, submit, textOf, visit } from './harness.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, OUT, eventually, path, startServer, stepsFor, stopServer, submit, textOf, visit } from './harness.mjs';
 
 const ADMIN = { email: 'cora@example.com', name: 'Cora Context', password: 'context-password-1234' };
 const AWS_KEY = 'AKIAQWERTYUIOPASDFGH';
@@ -39,7 +39,6 @@ let server;
 let browser;
 let context;
 let page;
-let failed = false;
 let runId;
 /** Everything the page sent: URLs, bodies and WebSocket frames, with the time. */
 const sent = [];
@@ -100,23 +99,8 @@ async function pickFolder() {
   await eventually('the folder is read and counted', async () => /^16 files in acme-service, 5 of them ignored$/.test(await page.locator('#folder-status').textContent()), 20_000);
 }
 
-function step(name, fn) {
-  test(name, async (t) => {
-    if (failed) {
-      t.skip('an earlier step failed');
-      return;
-    }
-    try {
-      await fn(t);
-    } catch (err) {
-      failed = true;
-      const file = join(OUT, `failure-context-${name.replace(/[^a-z0-9]+/gi, '-')}.png`);
-      await page?.screenshot({ path: file, fullPage: true }).catch(() => {});
-      t.diagnostic(`the browser was at ${page?.url()}, screenshot ${file}`);
-      throw err;
-    }
-  });
-}
+const run = { failed: false, page: () => page };
+const step = stepsFor('context', run);
 
 before(async () => {
   mkdirSync(OUT, { recursive: true });
@@ -141,7 +125,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close().catch(() => {});
-  if (failed && server) process.stderr.write(`\n----- server output -----\n${server.log.join('')}\n`);
+  if (run.failed && server) process.stderr.write(`\n----- server output -----\n${server.log.join('')}\n`);
   await stopServer(server);
   fake?.server.closeAllConnections?.();
   await new Promise((r) => (fake ? fake.server.close(r) : r()));

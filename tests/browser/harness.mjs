@@ -1,6 +1,7 @@
 // Shared pieces of the browser tests: finding the debug binary, starting it on a free port with
 // a temporary data directory, stopping it, and small page helpers.
 
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -152,6 +153,31 @@ export async function eventually(what, fn, timeout = 5_000, every = 100) {
     if (Date.now() > deadline) assert.fail(`${what} (last: ${last})`);
     await new Promise((r) => setTimeout(r, every));
   }
+}
+
+/**
+ * Makes `step(name, fn)` for a test file whose steps build on each other: after a failure the
+ * remaining steps are skipped, and the failing one leaves a screenshot named after `label`.
+ * `state.page()` gives the page; `state.failed` is set on the first failure.
+ */
+export function stepsFor(label, state) {
+  return (name, fn) =>
+    test(name, async (t) => {
+      if (state.failed) {
+        t.skip('an earlier step failed');
+        return;
+      }
+      try {
+        await fn(t);
+      } catch (err) {
+        state.failed = true;
+        const page = state.page();
+        const file = join(OUT, `failure-${label}-${name.replace(/[^a-z0-9]+/gi, '-')}.png`);
+        await page?.screenshot({ path: file, fullPage: true }).catch(() => {});
+        t.diagnostic(`the browser was at ${page?.url()}, screenshot ${file}`);
+        throw err;
+      }
+    });
 }
 
 // For a test that has to start the server its own way (see playground.test.mjs).
