@@ -10,14 +10,15 @@
 
 use std::time::{Duration, Instant};
 
-use promptyard::App;
-use promptyard::clock::Clock;
-use promptyard::config::Config;
 use promptyard::domain::{
     DisplayName, Email, InstanceRole, NewAuditEvent, NewUser, ProviderKind, Run, RunId, RunState,
-    TemplateId, UserId, WorkspaceId,
+    TemplateId, UserId,
 };
 use time::OffsetDateTime;
+
+#[path = "common/server.rs"]
+mod common_server;
+use common_server::Server;
 
 const USERS: usize = 100;
 const DAYS: i64 = 365;
@@ -43,61 +44,15 @@ fn ms(d: Duration) -> f64 {
 #[tokio::main]
 async fn main() {
     let started = Instant::now();
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().join("data"),
-        config_dir: dir.path().to_owned(),
-        ..Config::default()
-    };
-    let app = App::build(&config, Clock::system()).await.unwrap();
-    let store = app.store();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        app.serve(listener, async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-    });
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("origin", base.parse().unwrap());
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers(headers)
-        .build()
-        .unwrap();
-    let res = client
-        .post(format!("{base}/setup"))
-        .form(&[
-            ("email", "bench@example.com"),
-            ("name", "Bench"),
-            ("password", "bench-password-123"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let list: serde_json::Value = client
-        .get(format!("{base}/api/workspaces"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ws: WorkspaceId = list[0]["id"].as_str().unwrap().parse().unwrap();
+    let server = Server::start().await;
+    let (base, client, store, ws) = (
+        server.base.clone(),
+        server.client.clone(),
+        server.store.clone(),
+        server.ws,
+    );
 
-    let mut users: Vec<UserId> = vec![
-        store
-            .find_user_by_email("bench@example.com")
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-    ];
+    let mut users: Vec<UserId> = vec![server.user];
     for i in 1..USERS {
         let u = store
             .create_user(
@@ -232,7 +187,6 @@ async fn main() {
     for l in &lines {
         println!("{l}");
     }
-    let _ = tx.send(());
-    server.await.unwrap();
+    server.stop().await;
     println!("\ntook {:.0} s", started.elapsed().as_secs_f64());
 }

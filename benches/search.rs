@@ -21,13 +21,15 @@
 
 use std::time::{Duration, Instant};
 
-use promptyard::App;
 use promptyard::clock::Clock;
-use promptyard::config::Config;
 use promptyard::domain::{ProviderKind, Run, RunId, RunState, UserId, WorkspaceId};
 use promptyard::search::query::parse;
 use promptyard::search::{Doc, Kind, Op, Scope, SearchIndex, SearchRequest, SearchSort, Viewer};
 use time::OffsetDateTime;
+
+#[path = "common/server.rs"]
+mod common_server;
+use common_server::Server;
 
 const RUNS: usize = 80_000;
 const PROMPTS: usize = 20_000;
@@ -354,58 +356,14 @@ fn run(ws: WorkspaceId, user: UserId, rng: &mut Rng, marker: &str) -> Run {
 }
 
 async fn through_the_server(lines: &mut Vec<String>) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().join("data"),
-        config_dir: dir.path().to_owned(),
-        ..Config::default()
-    };
-    let app = App::build(&config, Clock::system()).await.unwrap();
-    let store = app.store();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        app.serve(listener, async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-    });
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("origin", base.parse().unwrap());
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers(headers)
-        .build()
-        .unwrap();
-    let res = client
-        .post(format!("{base}/setup"))
-        .form(&[
-            ("email", "bench@example.com"),
-            ("name", "Bench"),
-            ("password", "bench-password-123"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let list: serde_json::Value = client
-        .get(format!("{base}/api/workspaces"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ws: WorkspaceId = list[0]["id"].as_str().unwrap().parse().unwrap();
-    let user = store
-        .find_user_by_email("bench@example.com")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let server = Server::start().await;
+    let (base, client, store, ws, user) = (
+        server.base.clone(),
+        server.client.clone(),
+        server.store.clone(),
+        server.ws,
+        server.user,
+    );
     let search = |q: String| {
         let client = client.clone();
         let url = format!("{base}/api/search");
@@ -520,8 +478,7 @@ async fn through_the_server(lines: &mut Vec<String>) {
             "MISS"
         }
     ));
-    let _ = tx.send(());
-    server.await.unwrap();
+    server.stop().await;
 }
 
 fn main() {
