@@ -70,6 +70,12 @@ impl App {
             KeySource::Config => tracing::info!("using the master key from the configuration"),
         }
         let outbound = Outbound::new(&config.outbound)?;
+        let oidc = crate::auth::Oidc::new(
+            &config.oidc.providers,
+            outbound.clone(),
+            key.clone(),
+            clock.clone(),
+        )?;
         let providers = Providers::new(store.clone(), clock.clone(), key, outbound);
         let (recorder, recorder_task) = Recorder::spawn(store.clone());
         let overrides: Vec<(String, Price)> = config
@@ -116,6 +122,11 @@ impl App {
             gateway: gateway.clone(),
             community: community.clone(),
             search: search.clone(),
+            oidc,
+            profiles: crate::profiles::Profiles::new(
+                store.clone(),
+                crate::blob::Blobs::local(&config.data_dir.join("blobs"))?,
+            ),
         });
         let (api, api_table) = api::router(api::ApiState {
             auth: auth.clone(),

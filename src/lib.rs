@@ -10,6 +10,8 @@ pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod auth;
+/// Infrastructure: blob storage (profile pictures) over object_store.
+pub mod blob;
 pub mod cli;
 pub mod clock;
 /// The community library: moderation, ratings, comments, flags, usage and forks.
@@ -24,6 +26,8 @@ pub mod http;
 pub mod jobs;
 /// Infrastructure: provider adapters, pricing and exact token counting.
 pub mod llm;
+/// Profiles: profile pictures, validated and re-encoded.
+pub mod profiles;
 /// Infrastructure: the tantivy search index over runs and community prompts.
 pub mod search;
 pub mod store;

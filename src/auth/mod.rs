@@ -7,6 +7,8 @@
 mod accounts;
 mod api_keys;
 mod limiter;
+pub mod oidc;
+mod oidc_accounts;
 mod password;
 mod policy;
 mod sessions;
@@ -16,6 +18,8 @@ use std::sync::Arc;
 pub use accounts::{NewAccount, PasswordChange};
 pub use api_keys::ApiCaller;
 pub use limiter::LoginLimiter;
+pub use oidc::Oidc;
+pub use oidc_accounts::OidcOutcome;
 pub use password::Hasher;
 pub use policy::{Action, Actor, Resource, authorize};
 pub use sessions::{Authenticated, ClientInfo};
@@ -33,6 +37,7 @@ pub struct Auth {
     clock: Clock,
     idle: time::Duration,
     absolute: time::Duration,
+    password_login: bool,
 }
 
 impl Auth {
@@ -56,6 +61,7 @@ impl Auth {
             absolute: time::Duration::hours(
                 i64::try_from(config.session_absolute_hours).unwrap_or(i64::MAX / 7200),
             ),
+            password_login: config.password_login,
         })
     }
 
@@ -67,6 +73,11 @@ impl Auth {
     /// The clock.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// Whether local accounts may log in with a password.
+    pub fn password_login(&self) -> bool {
+        self.password_login
     }
 
     /// The login limiter, for periodic clean-up.

@@ -71,11 +71,13 @@ fn min_role(action: Action) -> Option<Role> {
     Some(match action {
         Action::ViewWorkspace | Action::ViewTemplates | Action::LeaveWorkspace => Role::Viewer,
         Action::EditTemplates | Action::LabelTemplates => Role::Editor,
-        Action::ManageWorkspace | Action::LabelProduction | Action::ViewAnalytics => Role::Admin,
+        Action::ManageWorkspace
+        | Action::LabelProduction
+        | Action::ViewAnalytics
+        | Action::ViewAuditLog => Role::Admin,
         Action::DeleteWorkspace => Role::Owner,
         Action::ManageOwnAccount
         | Action::ManageUsers
-        | Action::ViewAuditLog
         | Action::UseWorkspaces
         | Action::UseCommunity
         | Action::ManageSystemTemplates
@@ -103,13 +105,14 @@ pub fn authorize(actor: Actor<'_>, action: Action, resource: Resource) -> Result
         },
         (_, None) => match action {
             Action::ManageOwnAccount | Action::UseWorkspaces | Action::UseCommunity => true,
-            Action::ManageUsers
-            | Action::ViewAuditLog
-            | Action::ManageSystemTemplates
-            | Action::ManageProviders => user.is_admin(),
+            Action::ManageUsers | Action::ManageSystemTemplates | Action::ManageProviders => {
+                user.is_admin()
+            }
             _ => false,
         },
-        (Resource::Instance, Some(_)) => action == Action::ViewAnalytics && user.is_admin(),
+        (Resource::Instance, Some(_)) => {
+            matches!(action, Action::ViewAnalytics | Action::ViewAuditLog) && user.is_admin()
+        }
     };
     if allowed {
         Ok(())
@@ -132,6 +135,7 @@ mod tests {
             role,
             disabled: false,
             password_hash: None,
+            avatar: None,
             created_at: now,
             updated_at: now,
         }

@@ -35,6 +35,12 @@ impl Auth {
         password: &str,
         client: &ClientInfo,
     ) -> Result<(User, SessionToken)> {
+        if !self.password_login {
+            return Err(Error::Denied(
+                "Password login is turned off on this server; use one of the sign-in buttons."
+                    .to_owned(),
+            ));
+        }
         // An input no account can have (too long, control characters) is looked up nowhere and
         // kept nowhere: it shares one limiter key and one audit target, so it cannot grow either.
         let key = email.trim().to_lowercase();
@@ -56,6 +62,7 @@ impl Auth {
         match user {
             Some(user) if password_ok && !user.disabled => {
                 let token = self.start_session(&user, client).await?;
+                self.record_login(&user, "with password", client).await?;
                 Ok((user, token))
             }
             user => {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod change;
 pub mod community;
 pub mod governance;
+pub mod identity;
 pub mod ids;
 pub mod provider;
 pub mod run;
@@ -17,7 +18,7 @@ pub mod variables;
 pub mod workspace;
 
 pub use api_key::{ApiKey, ApiSecret};
-pub use audit::{AuditEvent, NewAuditEvent};
+pub use audit::{AuditEvent, AuditFilter, NewAuditEvent};
 pub use change::{Change, ChangeKind};
 pub use community::{
     Comment, CommentId, CommunityPrompt, CommunityPromptId, CommunityQuery, CommunityStanding,
@@ -26,6 +27,7 @@ pub use community::{
 pub use governance::{
     CachedResponse, GatewaySettings, MonthSpend, RateLimit, Retention, SpendEntry,
 };
+pub use identity::Identity;
 pub use ids::{
     ApiKeyId, AuditId, ConnectionId, InviteId, RunId, SessionId, TemplateId, UserId, WorkspaceId,
 };

@@ -196,6 +196,9 @@ pub struct User {
     /// argon2id PHC string; `None` for accounts that cannot log in with a password.
     #[serde(default)]
     pub password_hash: Option<String>,
+    /// The blob key of the profile picture (re-encoded PNG), if one was uploaded.
+    #[serde(default)]
+    pub avatar: Option<String>,
     /// When the account was made.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -216,6 +219,13 @@ impl fmt::Debug for User {
 }
 
 impl User {
+    /// The profile picture's version, for cache-busting URLs (the blob key's file name).
+    pub fn avatar_version(&self) -> Option<&str> {
+        self.avatar
+            .as_deref()
+            .map(|k| k.rsplit('/').next().unwrap_or(k).trim_end_matches(".png"))
+    }
+
     /// Whether the user manages the instance.
     pub fn is_admin(&self) -> bool {
         self.role == InstanceRole::Admin
@@ -254,6 +264,8 @@ pub struct UserUpdate {
     pub disabled: Option<bool>,
     /// New password hash.
     pub password_hash: Option<String>,
+    /// New profile picture: `Some(None)` removes it.
+    pub avatar: Option<Option<String>>,
 }
 
 impl UserUpdate {

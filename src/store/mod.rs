@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use time::{Date, OffsetDateTime};
 
 use crate::domain::{
-    ApiKey, ApiKeyId, AuditEvent, AuditId, CachedResponse, Change, Connection, ConnectionId,
+    ApiKey, ApiKeyId, AuditEvent, AuditFilter, AuditId, Identity, CachedResponse, Change, Connection, ConnectionId,
     GatewaySettings, Invite, InviteId, Member, MemberView, MonthSpend, NewAuditEvent, NewTemplate,
     NewUser, Page, Role, Run, RunId, SaveOutcome, Session, SessionId, SpendEntry, Template,
     TemplateContent, TemplateId, TemplateVersion, TokenHash, UsageDim, UsageRow, User, UserId,
@@ -101,12 +101,57 @@ pub trait AuditStore {
     /// Records an event on its own (for events with no other write, such as a failed login).
     async fn create_audit_event(&self, event: NewAuditEvent) -> Result<AuditEvent>;
 
-    /// Events newest first, before the cursor.
+    /// Events that pass `filter`, newest first, before the cursor.
     async fn list_audit_events(
         &self,
+        filter: &AuditFilter,
         before: Option<AuditId>,
         limit: usize,
     ) -> Result<Page<AuditEvent, AuditId>>;
+}
+
+/// Linked sign-in identities (OpenID provider accounts).
+#[async_trait]
+pub trait IdentityStore {
+    /// The identity for this provider account, if linked.
+    async fn find_identity(&self, provider: &str, subject: &str) -> Result<Option<Identity>>;
+
+    /// A user's identities, by provider.
+    async fn list_identities(&self, user: UserId) -> Result<Vec<Identity>>;
+
+    /// Links a provider account to `identity.user_id` and records `audit`. `Conflict` when that
+    /// account is linked already or the user has an account of that provider; `NotFound`
+    /// without the user.
+    async fn create_identity(&self, identity: Identity, audit: NewAuditEvent) -> Result<Identity>;
+
+    /// Creates an account and links `identity` to it (its `user_id` is replaced), in one
+    /// transaction. A taken email is a `Conflict` on `email`.
+    async fn create_user_with_identity(
+        &self,
+        new: NewUser,
+        identity: Identity,
+        audit: NewAuditEvent,
+    ) -> Result<User>;
+
+    /// Unlinks `user`'s identity of `provider`. Refused with a `Conflict` when it is their last
+    /// way to log in: no other identity, and no password or `password_counts` false (password
+    /// login turned off). `NotFound` when there is no such identity.
+    async fn delete_identity(
+        &self,
+        user: UserId,
+        provider: &str,
+        password_counts: bool,
+        audit: NewAuditEvent,
+    ) -> Result<()>;
+
+    /// Records a login through the identity, with the email the provider reported.
+    async fn touch_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+        email: Option<String>,
+        at: OffsetDateTime,
+    ) -> Result<()>;
 }
 
 /// Workspaces, memberships and invites.
@@ -540,6 +585,7 @@ pub trait Store:
     UserStore
     + SessionStore
     + AuditStore
+    + IdentityStore
     + WorkspaceStore
     + TemplateStore
     + ConnectionStore

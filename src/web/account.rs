@@ -40,6 +40,7 @@ async fn render(
     error: Option<(Section, &Error)>,
 ) -> Result<Markup> {
     let sessions = state.auth.list_live_sessions(auth.user.id).await?;
+    let signin = super::profile::signin_section(state, &auth.user).await?;
     let err_in = |s: Section| error.filter(|(sec, _)| *sec == s).map(|(_, e)| e);
     let content = html! {
         h1 { "Account" }
@@ -48,6 +49,7 @@ async fn render(
             @if let Some(e) = err_in(Section::Profile) {
                 div.flash.flash-error role="alert" { (super::views::sentence(&e.to_string())) }
             }
+            (super::profile::avatar_section(&auth.user))
             form.stack.narrow method="post" action=(paths::ACCOUNT_NAME) {
                 div.field {
                     label for="account-email" { "Email" }
@@ -57,6 +59,8 @@ async fn render(
                 button.button.primary type="submit" { "Save name" }
             }
         }
+        (signin)
+        @if auth.user.password_hash.is_some() && state.auth.password_login() {
         section.panel aria-labelledby="password-h" {
             h2 #password-h { "Password" }
             p.muted { "Changing your password logs out every other session." }
@@ -68,6 +72,7 @@ async fn render(
                 (field("new_password", "New password", "password", "", "new-password", err_in(Section::Password)))
                 button.button.primary type="submit" { "Change password" }
             }
+        }
         }
         section.panel aria-labelledby="sessions-h" {
             h2 #sessions-h { "Sessions" }

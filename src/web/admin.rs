@@ -2,19 +2,18 @@
 //! Every action requires `Action::ManageUsers` and records an audit event.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::account_form::AccountForm;
-use super::views::{Nav, empty, form_errors, layout, when};
+use super::views::{Nav, form_errors, layout, when};
 use super::{PageCtx, WebState, paths};
 use crate::http::routes::{Permission, Routes};
 
 use crate::auth::{Action, ClientInfo};
-use crate::domain::{AuditId, InstanceRole, User, UserId};
+use crate::domain::{InstanceRole, User, UserId};
 use crate::error::{Error, Result};
 use crate::http::cookies::set_flash;
 use crate::http::extract::{CurrentUser, Form, Path, Query};
@@ -24,11 +23,6 @@ pub fn routes(r: Routes<WebState>) -> Routes<WebState> {
     r.get(paths::ADMIN_USERS, users, users_page)
         .post(paths::ADMIN_USERS, users, create_user)
         .post(paths::ADMIN_USER_ACTION, users, user_action)
-        .get(
-            paths::ADMIN_AUDIT,
-            Permission::Instance(Action::ViewAuditLog),
-            audit_page,
-        )
 }
 
 const PAGE_SIZE: usize = 50;
@@ -36,7 +30,6 @@ const PAGE_SIZE: usize = 50;
 #[derive(Deserialize, Default)]
 struct PageQuery {
     after: Option<String>,
-    before: Option<String>,
 }
 
 pub(super) fn admin_tabs(current: &str) -> Markup {
@@ -252,61 +245,4 @@ async fn user_action(
         Err(e) => return Err(e),
     };
     Ok((jar, Redirect::to(paths::ADMIN_USERS)).into_response())
-}
-
-async fn audit_page(
-    State(state): State<WebState>,
-    ctx: PageCtx,
-    Query(q): Query<PageQuery>,
-) -> Result<Response> {
-    let before: Option<AuditId> = parse_cursor(q.before.as_deref())?;
-    let page = state
-        .auth
-        .store()
-        .list_audit_events(before, PAGE_SIZE)
-        .await?;
-    let mut names = std::collections::HashMap::new();
-    for actor in page.items.iter().filter_map(|e| e.actor) {
-        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(actor)
-            && let Ok(u) = state.auth.store().get_user(actor).await
-        {
-            slot.insert(u.email.to_string());
-        }
-    }
-    let content = html! {
-        h1 { "Administration" }
-        (admin_tabs(paths::ADMIN_AUDIT))
-        section.panel {
-            h2 { "Audit log" }
-            @if page.items.is_empty() {
-                (empty("Nothing has happened yet."))
-            } @else {
-                div.table-wrap {
-                    table {
-                        thead { tr { th { "When" } th { "Who" } th { "Action" } th { "Target" } th { "Address" } th { "Detail" } } }
-                        tbody {
-                            @for e in &page.items {
-                                tr {
-                                    td { (when(e.at)) }
-                                    td { (e.actor.and_then(|a| names.get(&a).cloned()).unwrap_or_else(|| "system".to_owned())) }
-                                    td { code { (e.action) } }
-                                    td { (e.target.as_deref().unwrap_or("-")) }
-                                    td { (e.ip.as_deref().unwrap_or("-")) }
-                                    td { (e.detail) }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            @if let Some(next) = page.next {
-                p { a.button.small href=(format!("{}?before={next}", paths::ADMIN_AUDIT)) { "Older events" } }
-            }
-        }
-    };
-    Ok((
-        StatusCode::OK,
-        layout(&ctx, "Audit log", Nav::Admin, content),
-    )
-        .into_response())
 }

@@ -43,7 +43,7 @@ struct LoginForm {
 }
 
 /// Only a local path may be a redirect target after login.
-fn safe_next(next: &str) -> &str {
+pub(super) fn safe_next(next: &str) -> &str {
     let local = next.starts_with('/')
         && !next.starts_with("//")
         && !next.contains('\\')
@@ -52,19 +52,71 @@ fn safe_next(next: &str) -> &str {
     if local { next } else { paths::HOME }
 }
 
-fn login_form(form: &LoginForm, error: Option<&Error>, registration: Registration) -> Markup {
+/// The login page (for the OIDC callback's refusals too).
+pub(super) fn login_form_page(
+    state: &WebState,
+    ctx: &PageCtx,
+    next: &str,
+    error: Option<&Error>,
+) -> Markup {
+    let form = LoginForm {
+        next: next.to_owned(),
+        ..LoginForm::default()
+    };
+    layout(ctx, "Log in", Nav::None, login_form(state, &form, error))
+}
+
+/// The "Continue with ..." buttons, carrying `next` and an invite along.
+pub(super) fn provider_buttons(state: &WebState, next: &str, invite: &str) -> Markup {
+    html! {
+        @if !state.oidc.providers().is_empty() {
+            div.stack.sso role="group" aria-label="Sign in with" {
+                @for p in state.oidc.providers() {
+                    a.button.sso-button href=(start_href(p.id(), next, invite)) { "Continue with " (p.label()) }
+                }
+            }
+        }
+    }
+}
+
+fn start_href(provider: &str, next: &str, invite: &str) -> String {
+    let mut href = paths::with_provider(paths::OIDC_START, provider);
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    if !next.is_empty() {
+        q.append_pair("next", next);
+    }
+    if !invite.is_empty() {
+        q.append_pair("invite", invite);
+    }
+    let q = q.finish();
+    if !q.is_empty() {
+        href.push('?');
+        href.push_str(&q);
+    }
+    href
+}
+
+fn login_form(state: &WebState, form: &LoginForm, error: Option<&Error>) -> Markup {
+    let registration = state.registration;
+    let password = state.auth.password_login();
     auth_card(
         "Log in",
         "Welcome back. Log in to your Promptyard account.",
         html! {
             (form_errors(error))
-            form.stack method="post" action=(paths::LOGIN) {
-                input type="hidden" name="next" value=(form.next);
-                (field("email", "Email", "email", &form.email, "username", None))
-                (field("password", "Password", "password", "", "current-password", None))
-                button.button.primary type="submit" { "Log in" }
+            (provider_buttons(state, &form.next, ""))
+            @if password {
+                @if !state.oidc.providers().is_empty() {
+                    p.muted.or { "or with your email and password" }
+                }
+                form.stack method="post" action=(paths::LOGIN) {
+                    input type="hidden" name="next" value=(form.next);
+                    (field("email", "Email", "email", &form.email, "username", None))
+                    (field("password", "Password", "password", "", "current-password", None))
+                    button.button.primary type="submit" { "Log in" }
+                }
             }
-            @if registration == Registration::Open {
+            @if registration == Registration::Open && password {
                 p.muted { "New here? " a href=(paths::REGISTER) { "Create an account" } }
             } @else {
                 p.muted { "Accounts are created by your administrator." }
@@ -88,13 +140,7 @@ async fn login_page(
         next: q.next.unwrap_or_default(),
         ..LoginForm::default()
     };
-    Ok(layout(
-        &ctx,
-        "Log in",
-        Nav::None,
-        login_form(&form, None, state.registration),
-    )
-    .into_response())
+    Ok(layout(&ctx, "Log in", Nav::None, login_form(&state, &form, None)).into_response())
 }
 
 async fn login_submit(
@@ -109,13 +155,8 @@ async fn login_submit(
             let jar = set_session(jar, &state.edge, &token);
             Ok((jar, Redirect::to(safe_next(&form.next))).into_response())
         }
-        Err(e @ (Error::BadCredentials | Error::RateLimited { .. })) => {
-            let page = layout(
-                &ctx,
-                "Log in",
-                Nav::None,
-                login_form(&form, Some(&e), state.registration),
-            );
+        Err(e @ (Error::BadCredentials | Error::RateLimited { .. } | Error::Denied(_))) => {
+            let page = layout(&ctx, "Log in", Nav::None, login_form(&state, &form, Some(&e)));
             Ok(with_retry_after((status_of(&e), page).into_response(), &e))
         }
         Err(e) => Err(e),
@@ -131,7 +172,12 @@ async fn logout(State(state): State<WebState>, jar: CookieJar) -> Result<Respons
     Ok((jar, Redirect::to(paths::LOGIN)).into_response())
 }
 
-fn register_form(form: &AccountForm, error: Option<&Error>, joining: Option<&str>) -> Markup {
+fn register_form(
+    state: &WebState,
+    form: &AccountForm,
+    error: Option<&Error>,
+    joining: Option<&str>,
+) -> Markup {
     let lead = match joining {
         Some(ws) => format!("Create your account to join {ws}."),
         None => "Join this Promptyard instance.".to_owned(),
@@ -141,6 +187,7 @@ fn register_form(form: &AccountForm, error: Option<&Error>, joining: Option<&str
         &lead,
         html! {
             (form_errors(error))
+            (provider_buttons(state, "", &form.invite))
             form.stack method="post" action=(paths::REGISTER) {
                 input type="hidden" name="invite" value=(form.invite);
                 (form.fields(error, true))
@@ -191,7 +238,7 @@ async fn register_page(
         invite: q.invite,
         ..AccountForm::default()
     };
-    let page = register_form(&form, None, joining.as_deref());
+    let page = register_form(&state, &form, None, joining.as_deref());
     Ok(layout(&ctx, "Register", Nav::None, page).into_response())
 }
 
@@ -241,7 +288,7 @@ async fn register_submit(
                 &ctx,
                 "Register",
                 Nav::None,
-                register_form(&form, Some(&e), joining.as_deref()),
+                register_form(&state, &form, Some(&e), joining.as_deref()),
             ),
         )
             .into_response()),

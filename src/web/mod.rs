@@ -6,6 +6,7 @@ mod account;
 mod account_form;
 mod admin;
 mod analytics;
+mod audit;
 mod api_keys;
 mod charts;
 mod community;
@@ -14,8 +15,10 @@ mod gateway;
 mod history;
 mod home;
 mod login;
+mod oidc;
 pub mod paths;
 mod playground;
+mod profile;
 mod providers;
 mod search;
 mod setup;
@@ -66,6 +69,10 @@ pub struct WebState {
     pub community: Community,
     /// Full-text search.
     pub search: crate::jobs::indexer::Search,
+    /// OpenID Connect sign-in.
+    pub oidc: crate::auth::Oidc,
+    /// Profile pictures.
+    pub profiles: crate::profiles::Profiles,
 }
 
 impl FromRef<WebState> for Auth {
@@ -89,6 +96,7 @@ pub fn router(state: WebState) -> (Router, Vec<RouteSpec>) {
     let r = history::routes(analytics::routes(api_keys::routes(r)));
     let r = playground::routes(providers::routes(templates::routes(workspaces::routes(r))));
     let r = context::routes(search::routes(community::routes(gateway::routes(r))));
+    let r = profile::routes(audit::routes(oidc::routes(r)));
     let (router, table) = r.into_parts();
     let router = router
         .layer(middleware::from_fn(clear_shown_flash))

@@ -20,6 +20,24 @@ pub const ACCOUNT_PASSWORD: &str = "/account/password";
 pub const ACCOUNT_SESSION_REVOKE: &str = "/account/sessions/{id}/revoke";
 /// Revoke all other sessions (POST).
 pub const ACCOUNT_SESSIONS_REVOKE_OTHERS: &str = "/account/sessions/revoke-others";
+/// Start an OpenID sign-in (GET, `?next=`, `?invite=`).
+pub const OIDC_START: &str = "/auth/oidc/{provider}";
+/// Where the OpenID provider sends the browser back.
+pub const OIDC_CALLBACK: &str = "/auth/oidc/{provider}/callback";
+/// Link a provider account to the logged-in user (POST).
+pub const ACCOUNT_IDENTITY_LINK: &str = "/account/identities/{provider}/link";
+/// Unlink a provider account (POST).
+pub const ACCOUNT_IDENTITY_UNLINK: &str = "/account/identities/{provider}/unlink";
+/// Upload or remove the profile picture (POST).
+pub const ACCOUNT_AVATAR: &str = "/account/avatar";
+/// A user's profile picture.
+pub const AVATAR: &str = "/avatars/{id}";
+
+/// Fills the `{provider}` of a path pattern.
+pub fn with_provider(pattern: &str, provider: &str) -> String {
+    pattern.replace("{provider}", provider)
+}
+
 /// Users admin.
 pub const ADMIN_USERS: &str = "/admin/users";
 /// Disable/enable/promote a user (POST).
@@ -48,6 +66,8 @@ pub const WS_HISTORY_EXPORT: &str = "/w/{ws}/history/export";
 pub const MY_HISTORY_EXPORT: &str = "/history/export";
 /// A workspace's analytics (admins and owners).
 pub const WS_ANALYTICS: &str = "/w/{ws}/analytics";
+/// A workspace's audit log (admins and owners).
+pub const WS_AUDIT: &str = "/w/{ws}/audit";
 /// Analytics over every workspace (instance admins).
 pub const ADMIN_ANALYTICS: &str = "/admin/analytics";
 /// Rename (POST).

@@ -198,6 +198,8 @@ async fn render_settings(
                 a.button.small href=(paths::ws(paths::WS_GATEWAY, ws.id)) { "Budgets, cache, retention and limits" }
                 " "
                 a.button.small href=(paths::ws(paths::WS_ANALYTICS, ws.id)) { "Analytics" }
+                " "
+                a.button.small href=(paths::ws(paths::WS_AUDIT, ws.id)) { "Audit log" }
             }
             section.panel aria-labelledby="rename-h" {
                 h2 #rename-h { "Name" }

@@ -244,7 +244,7 @@ async fn admin_commands_provision_accounts_and_refuse_while_the_server_runs() {
     app.login("ops@example.com", "another password").await;
     let actions: Vec<String> = app
         .store
-        .list_audit_events(None, 50)
+        .list_audit_events(&Default::default(), None, 50)
         .await
         .unwrap()
         .items

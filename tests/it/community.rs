@@ -552,7 +552,7 @@ async fn community_life_cycle_as_author_other_trusted_and_moderator() {
     let events: Vec<String> = p
         .app
         .store
-        .list_audit_events(None, 200)
+        .list_audit_events(&Default::default(), None, 200)
         .await
         .unwrap()
         .items

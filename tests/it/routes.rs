@@ -224,7 +224,10 @@ fn min_role(action: Action) -> Option<Role> {
     Some(match action {
         Action::ViewWorkspace | Action::ViewTemplates | Action::LeaveWorkspace => Role::Viewer,
         Action::EditTemplates | Action::LabelTemplates => Role::Editor,
-        Action::ManageWorkspace | Action::LabelProduction | Action::ViewAnalytics => Role::Admin,
+        Action::ManageWorkspace
+        | Action::LabelProduction
+        | Action::ViewAnalytics
+        | Action::ViewAuditLog => Role::Admin,
         Action::DeleteWorkspace => Role::Owner,
         _ => return None,
     })

@@ -11,6 +11,7 @@ mod audit;
 mod community;
 mod gateway;
 mod governance;
+mod identities;
 mod rows;
 mod sessions;
 mod templates;

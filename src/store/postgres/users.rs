@@ -24,7 +24,8 @@ use crate::store::{UserStore, clamp_limit};
 /// The unique constraint on `users.email_normalized` (see `migrations/0001_foundation.sql`).
 const EMAIL_KEY: &str = "users_email_normalized_key";
 
-const USER_COLUMNS: &str = "id, email, name, role, disabled, password_hash, created_at, updated_at";
+const USER_COLUMNS: &str =
+    "id, email, name, role, disabled, password_hash, avatar, created_at, updated_at";
 
 fn taken() -> Error {
     Error::conflict("email", "an account with that email already exists")
@@ -39,6 +40,7 @@ struct UserRow {
     role: String,
     disabled: bool,
     password_hash: Option<String>,
+    avatar: Option<String>,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
 }
@@ -57,6 +59,7 @@ impl TryFrom<UserRow> for User {
             role: InstanceRole::parse(&row.role).map_err(|e| corrupt("role", e))?,
             disabled: row.disabled,
             password_hash: row.password_hash,
+            avatar: row.avatar,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -64,7 +67,7 @@ impl TryFrom<UserRow> for User {
 }
 
 /// Inserts a new user in the caller's transaction, with its audit event and change-log entry.
-async fn insert_user(
+pub(super) async fn insert_user(
     conn: &mut PgConnection,
     now: OffsetDateTime,
     new: NewUser,
@@ -77,6 +80,7 @@ async fn insert_user(
         role: new.role,
         disabled: false,
         password_hash: new.password_hash,
+        avatar: None,
         created_at: now,
         updated_at: now,
     };
@@ -231,11 +235,14 @@ impl UserStore for PostgresStore {
         if let Some(hash) = update.password_hash {
             user.password_hash = Some(hash);
         }
+        if let Some(avatar) = update.avatar {
+            user.avatar = avatar;
+        }
         let now = self.clock.now();
         user.updated_at = now;
         sqlx::query(
             "UPDATE users SET name = $2, role = $3, disabled = $4, password_hash = $5, \
-             updated_at = $6 WHERE id = $1",
+             updated_at = $6, avatar = $7 WHERE id = $1",
         )
         .bind(id.0)
         .bind(user.name.as_str())
@@ -243,6 +250,7 @@ impl UserStore for PostgresStore {
         .bind(user.disabled)
         .bind(user.password_hash.as_deref())
         .bind(user.updated_at)
+        .bind(user.avatar.as_deref())
         .execute(&mut *tx)
         .await?;
         if ends_sessions {

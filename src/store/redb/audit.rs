@@ -5,7 +5,7 @@ use redb::WriteTransaction;
 use time::OffsetDateTime;
 
 use super::{AUDIT, RedbStore, decode, encode};
-use crate::domain::{AuditEvent, AuditId, NewAuditEvent, Page};
+use crate::domain::{AuditEvent, AuditFilter, AuditId, NewAuditEvent, Page};
 use crate::error::Result;
 use crate::store::{AuditStore, clamp_limit};
 
@@ -15,15 +15,7 @@ pub(super) fn insert_audit(
     at: OffsetDateTime,
     new: NewAuditEvent,
 ) -> Result<AuditEvent> {
-    let event = AuditEvent {
-        id: AuditId::new(),
-        at,
-        actor: new.actor,
-        action: new.action,
-        target: new.target,
-        ip: new.ip,
-        detail: new.detail,
-    };
+    let event = AuditEvent::from_new(AuditId::new(), at, new);
     txn.open_table(AUDIT)?
         .insert(event.id.0.as_u128(), encode(&event)?.as_slice())?;
     Ok(event)
@@ -43,18 +35,33 @@ impl AuditStore for RedbStore {
 
     async fn list_audit_events(
         &self,
+        filter: &AuditFilter,
         before: Option<AuditId>,
         limit: usize,
     ) -> Result<Page<AuditEvent, AuditId>> {
         let limit = clamp_limit(limit);
+        let filter = filter.clone();
         self.blocking(move |db, _| {
             let txn = db.begin_read()?;
             let audit = txn.open_table(AUDIT)?;
             let end = before.map(|id| id.0.as_u128()).unwrap_or(u128::MAX);
+            // Ids are UUIDv7, so the range can start at the filter's end time; the scan stops
+            // at its start time. Other filters are checked per event.
+            let end = match filter.to {
+                Some(to) => end.min(time_floor(to)),
+                None => end,
+            };
+            let start = filter.from.map(time_floor).unwrap_or(0);
             let mut items: Vec<AuditEvent> = Vec::with_capacity(limit + 1);
-            for entry in audit.range(..end)?.rev().take(limit + 1) {
+            for entry in audit.range(start..end)?.rev() {
                 let (_, v) = entry?;
-                items.push(decode(v.value())?);
+                let event: AuditEvent = decode(v.value())?;
+                if filter.matches(&event) {
+                    items.push(event);
+                    if items.len() > limit {
+                        break;
+                    }
+                }
             }
             let next = if items.len() > limit {
                 items.truncate(limit);
@@ -66,4 +73,10 @@ impl AuditStore for RedbStore {
         })
         .await
     }
+}
+
+/// The smallest UUIDv7 (as a number) of the millisecond `at`.
+fn time_floor(at: OffsetDateTime) -> u128 {
+    let millis = u128::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    (millis & 0xFFFF_FFFF_FFFF) << 80
 }

@@ -10,6 +10,7 @@ mod audit;
 mod community;
 mod connections;
 mod governance;
+mod identities;
 mod runs;
 mod sessions;
 mod templates;
@@ -102,6 +103,12 @@ const USAGE: TableDefinition<(u128, u8, i32, &str), &[u8]> = TableDefinition::ne
 const USAGE_LATENCY: TableDefinition<(u128, i32, &str, u8), u64> =
     TableDefinition::new("usage_latency");
 
+/// (provider, subject) -> linked identity.
+const IDENTITIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("identities");
+/// (user, provider) -> subject.
+const IDENTITIES_BY_USER: TableDefinition<(u128, &str), &str> =
+    TableDefinition::new("identities_by_user");
+
 const SCHEMA_VERSION_KEY: &str = "schema_version";
 
 /// An upgrade step takes the schema from version `i` to `i + 1`, where `i` is its index.
@@ -116,6 +123,7 @@ const UPGRADES: &[UpgradeStep] = &[
     create_governance_tables,
     create_community_tables,
     usage::create_usage_tables,
+    identities::create_identity_tables,
 ];
 
 /// Version 0 -> 1: the tables of the foundation.

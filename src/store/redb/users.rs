@@ -18,7 +18,7 @@ fn taken() -> Error {
 }
 
 /// Inserts a new user in `txn`, with its audit event and change-log entry.
-fn insert_user(
+pub(super) fn insert_user(
     txn: &WriteTransaction,
     clock: &Clock,
     new: NewUser,
@@ -37,6 +37,7 @@ fn insert_user(
         role: new.role,
         disabled: false,
         password_hash: new.password_hash,
+        avatar: None,
         created_at: now,
         updated_at: now,
     };
@@ -173,6 +174,9 @@ impl UserStore for RedbStore {
             }
             if let Some(hash) = update.password_hash {
                 user.password_hash = Some(hash);
+            }
+            if let Some(avatar) = update.avatar {
+                user.avatar = avatar;
             }
             let now = clock.now();
             user.updated_at = now;
