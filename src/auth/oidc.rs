@@ -24,8 +24,8 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    HttpRequest, HttpResponse, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, RequestTokenError, Scope, SignatureVerificationError, TokenResponse,
+    HttpRequest, HttpResponse, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, SignatureVerificationError, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -237,6 +237,29 @@ impl Oidc {
         &self.inner.providers
     }
 
+    /// The origins a browser is sent to when a sign-in starts: each issuer's, and each known
+    /// authorization endpoint's.
+    pub fn authorization_origins(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut add = |raw: &str| {
+            if let Ok(u) = Url::parse(raw) {
+                let origin = u.origin().ascii_serialization();
+                if origin != "null" && !out.contains(&origin) {
+                    out.push(origin);
+                }
+            }
+        };
+        for p in &self.inner.providers {
+            add(p.config.issuer_url());
+        }
+        if let Ok(cache) = self.inner.cache.lock() {
+            for (meta, _) in cache.values() {
+                add(meta.authorization_endpoint().as_str());
+            }
+        }
+        out
+    }
+
     /// One provider, or `NotFound`.
     pub fn provider(&self, id: &str) -> Result<&Provider> {
         self.inner
@@ -246,15 +269,28 @@ impl Oidc {
             .ok_or(Error::NotFound)
     }
 
-    fn http(&self) -> impl Fn(HttpRequest) -> futures_util::future::BoxFuture<'static, Result<HttpResponse, HttpError>> + use<> {
+    fn http(
+        &self,
+    ) -> impl Fn(
+        HttpRequest,
+    ) -> futures_util::future::BoxFuture<'static, Result<HttpResponse, HttpError>>
+    + use<> {
         let outbound = self.inner.outbound.clone();
         move |request| Box::pin(send(outbound.clone(), request))
     }
 
     /// The provider's discovery document and keys, from the cache unless `refresh`.
-    async fn metadata(&self, provider: &Provider, refresh: bool) -> Result<Arc<CoreProviderMetadata>> {
+    async fn metadata(
+        &self,
+        provider: &Provider,
+        refresh: bool,
+    ) -> Result<Arc<CoreProviderMetadata>> {
         if !refresh {
-            let cache = self.inner.cache.lock().map_err(|_| Error::internal("oidc cache poisoned"))?;
+            let cache = self
+                .inner
+                .cache
+                .lock()
+                .map_err(|_| Error::internal("oidc cache poisoned"))?;
             if let Some((meta, at)) = cache.get(provider.id())
                 && at.elapsed() < METADATA_TTL
             {
@@ -281,7 +317,11 @@ impl Oidc {
                 ))
             })?;
         let meta = Arc::new(meta);
-        let mut cache = self.inner.cache.lock().map_err(|_| Error::internal("oidc cache poisoned"))?;
+        let mut cache = self
+            .inner
+            .cache
+            .lock()
+            .map_err(|_| Error::internal("oidc cache poisoned"))?;
         cache.insert(provider.id().to_owned(), (meta.clone(), Instant::now()));
         Ok(meta)
     }
@@ -381,9 +421,10 @@ impl Oidc {
                 )
             })?;
         let state_ok = pending.provider == provider.id()
-            && callback.state.as_deref().is_some_and(|s| {
-                constant_time_eq(s.as_bytes(), pending.state.as_bytes())
-            });
+            && callback
+                .state
+                .as_deref()
+                .is_some_and(|s| constant_time_eq(s.as_bytes(), pending.state.as_bytes()));
         if !state_ok {
             return Err(Error::Denied(
                 "The sign-in answer does not belong to the sign-in this browser started \
@@ -393,7 +434,9 @@ impl Oidc {
         }
         if let Some(error) = &callback.error {
             let detail = callback.error_description.as_deref().unwrap_or(error);
-            return Err(Error::Denied(format!("{label} refused the sign-in: {detail}.")));
+            return Err(Error::Denied(format!(
+                "{label} refused the sign-in: {detail}."
+            )));
         }
         let code = callback
             .code
@@ -407,15 +450,17 @@ impl Oidc {
         let response = client
             .exchange_code(AuthorizationCode::new(code))
             .map_err(|_| {
-                Error::Denied(format!("{label} does not name a token endpoint in its configuration."))
+                Error::Denied(format!(
+                    "{label} does not name a token endpoint in its configuration."
+                ))
             })?
             .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.clone()))
             .request_async(&self.http())
             .await
             .map_err(|e| token_error(label, e))?;
-        let id_token = response.id_token().ok_or_else(|| {
-            Error::Denied(format!("{label} answered without an ID token."))
-        })?;
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| Error::Denied(format!("{label} answered without an ID token.")))?;
         let nonce = Nonce::new(pending.nonce.clone());
         let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
             Ok(claims) => claims.clone(),
@@ -476,7 +521,9 @@ fn token_error<RE: std::error::Error + 'static>(
                     .error_description()
                     .cloned()
                     .unwrap_or_else(|| r.error().to_string());
-                Error::Denied(format!("{label} refused to complete the sign-in: {detail}."))
+                Error::Denied(format!(
+                    "{label} refused to complete the sign-in: {detail}."
+                ))
             }
         }
         RequestTokenError::Request(inner) => Error::Denied(format!(

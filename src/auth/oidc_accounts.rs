@@ -6,8 +6,8 @@
 use super::oidc::{Provider, Verified};
 use super::{Auth, ClientInfo};
 use crate::domain::{
-    DisplayName, Email, Identity, InstanceRole, NewAuditEvent, NewUser, SessionToken, User,
-    UserId, UserUpdate,
+    DisplayName, Email, Identity, InstanceRole, NewAuditEvent, NewUser, SessionToken, User, UserId,
+    UserUpdate,
 };
 use crate::error::{Error, Result};
 
@@ -59,7 +59,11 @@ impl Auth {
         client: &ClientInfo,
     ) -> Result<OidcOutcome> {
         let label = provider.label();
-        let email = verified.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+        let email = verified
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty());
         let domains = &provider.config.allowed_domains;
         if !domains.is_empty() {
             let domain = email
@@ -85,7 +89,10 @@ impl Auth {
             let audit = NewAuditEvent::new(Some(user_id), "identity.link")
                 .target(format!("user:{user_id}"))
                 .ip(Some(client.ip.clone()))
-                .detail(format!("linked {label} account {}", email.unwrap_or("(no email)")));
+                .detail(format!(
+                    "linked {label} account {}",
+                    email.unwrap_or("(no email)")
+                ));
             return match self.store.create_identity(identity, audit).await {
                 Ok(_) => Ok(OidcOutcome::Linked(self.store.get_user(user_id).await?)),
                 Err(Error::Conflict { message, .. }) => Err(Error::Denied(format!(
@@ -100,7 +107,9 @@ impl Auth {
             .await?
         {
             let user = self.store.get_user(found.user_id).await?;
-            return self.oidc_session(provider, verified, user, false, client).await;
+            return self
+                .oidc_session(provider, verified, user, false, client)
+                .await;
         }
         let existing = match email {
             Some(e) => self.store.find_user_by_email(&e.to_lowercase()).await?,
@@ -124,13 +133,18 @@ impl Auth {
             let audit = NewAuditEvent::new(Some(user.id), "identity.link")
                 .target(format!("user:{}", user.id))
                 .ip(Some(client.ip.clone()))
-                .detail(format!("linked {label} account by verified email {}", user.email));
+                .detail(format!(
+                    "linked {label} account by verified email {}",
+                    user.email
+                ));
             let identity = Identity {
                 user_id: user.id,
                 ..identity
             };
             self.store.create_identity(identity, audit).await?;
-            return self.oidc_session(provider, verified, user, false, client).await;
+            return self
+                .oidc_session(provider, verified, user, false, client)
+                .await;
         }
         if !may_register {
             return Err(Error::Denied(format!(
@@ -144,7 +158,9 @@ impl Auth {
             ))
         })?;
         let email = Email::parse(email).map_err(|e| {
-            Error::Denied(format!("{label} sent an email address that cannot be used: {e}."))
+            Error::Denied(format!(
+                "{label} sent an email address that cannot be used: {e}."
+            ))
         })?;
         let name = verified
             .name
@@ -168,14 +184,19 @@ impl Auth {
         let audit = NewAuditEvent::new(None, "user.register")
             .ip(Some(client.ip.clone()))
             .detail(format!("via {label}, role {}", role.as_str()));
-        let user = match self.store.create_user_with_identity(new, identity, audit).await {
+        let user = match self
+            .store
+            .create_user_with_identity(new, identity, audit)
+            .await
+        {
             Ok(user) => user,
             Err(Error::Conflict { message, .. }) => {
                 return Err(Error::Denied(format!("No account was made: {message}.")));
             }
             Err(e) => return Err(e),
         };
-        self.oidc_session(provider, verified, user, true, client).await
+        self.oidc_session(provider, verified, user, true, client)
+            .await
     }
 
     /// Logs `user` in through `provider`: refuses a disabled account, brings the admin role in
@@ -229,10 +250,13 @@ impl Auth {
                 Err(e) => return Err(e),
             }
         }
-        let token = self.start_session(&user, client).await.map_err(|e| match e {
-            Error::BadCredentials => Error::Denied("This account is disabled.".to_owned()),
-            other => other,
-        })?;
+        let token = self
+            .start_session(&user, client)
+            .await
+            .map_err(|e| match e {
+                Error::BadCredentials => Error::Denied("This account is disabled.".to_owned()),
+                other => other,
+            })?;
         self.record_login(&user, &format!("via {}", provider.label()), client)
             .await?;
         Ok(OidcOutcome::LoggedIn {

@@ -25,7 +25,10 @@ impl Blobs {
     /// Blobs in the directory `dir` (created if missing).
     pub fn local(dir: &std::path::Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            Error::internal(format!("cannot create the blob directory {}: {e}", dir.display()))
+            Error::internal(format!(
+                "cannot create the blob directory {}: {e}",
+                dir.display()
+            ))
         })?;
         let store = LocalFileSystem::new_with_prefix(dir)
             .map_err(|e| Error::internal(format!("cannot open {}: {e}", dir.display())))?;

@@ -152,7 +152,10 @@ impl OidcProviderConfig {
             );
         }
         if !matches!(self.preset.as_str(), "" | "google") {
-            return bad("preset", format!("unknown preset `{}`; known: google", self.preset));
+            return bad(
+                "preset",
+                format!("unknown preset `{}`; known: google", self.preset),
+            );
         }
         match url::Url::parse(self.issuer_url()) {
             Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() => {}

@@ -119,12 +119,13 @@ impl AuditFilter {
     pub fn matches(&self, event: &AuditEvent) -> bool {
         self.workspace.is_none_or(|w| event.workspace == Some(w))
             && self.actor.is_none_or(|a| event.actor == Some(a))
-            && self.action.as_deref().is_none_or(|a| match a.strip_suffix('.') {
-                Some(prefix) => {
-                    event.action == prefix || event.action.starts_with(a)
-                }
-                None => event.action == a,
-            })
+            && self
+                .action
+                .as_deref()
+                .is_none_or(|a| match a.strip_suffix('.') {
+                    Some(prefix) => event.action == prefix || event.action.starts_with(a),
+                    None => event.action == a,
+                })
             && self.from.is_none_or(|f| event.at >= f)
             && self.to.is_none_or(|t| event.at < t)
     }

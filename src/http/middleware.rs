@@ -26,6 +26,13 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// The policy for a page whose forms may also lead to `origins` (a form that starts an OpenID
+/// sign-in is answered with a redirect to the provider, which `form-action` covers).
+pub fn csp_with_form_targets(origins: &[String]) -> String {
+    let extra: String = origins.iter().map(|o| format!(" {o}")).collect();
+    CSP.replace("form-action 'self'", &format!("form-action 'self'{extra}"))
+}
+
 /// Wraps the whole app in the edge layers, outermost first: request id, trace span and log
 /// line, security headers, timeout, body limit.
 pub fn apply<S: Clone + Send + Sync + 'static>(

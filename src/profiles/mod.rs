@@ -109,7 +109,12 @@ impl Profiles {
 
     /// Replaces `user`'s picture with the re-encoded upload. The old picture is removed once
     /// the new one is recorded.
-    pub async fn set_avatar(&self, user: &User, bytes: Vec<u8>, ip: Option<String>) -> Result<User> {
+    pub async fn set_avatar(
+        &self,
+        user: &User,
+        bytes: Vec<u8>,
+        ip: Option<String>,
+    ) -> Result<User> {
         let png = tokio::task::spawn_blocking(move || reencode(&bytes))
             .await
             .map_err(|e| Error::internal(format!("avatar task failed: {e}")))??;

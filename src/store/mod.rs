@@ -14,11 +14,11 @@ use async_trait::async_trait;
 use time::{Date, OffsetDateTime};
 
 use crate::domain::{
-    ApiKey, ApiKeyId, AuditEvent, AuditFilter, AuditId, Identity, CachedResponse, Change, Connection, ConnectionId,
-    GatewaySettings, Invite, InviteId, Member, MemberView, MonthSpend, NewAuditEvent, NewTemplate,
-    NewUser, Page, Role, Run, RunId, SaveOutcome, Session, SessionId, SpendEntry, Template,
-    TemplateContent, TemplateId, TemplateVersion, TokenHash, UsageDim, UsageRow, User, UserId,
-    UserUpdate, Workspace, WorkspaceId, WorkspaceName,
+    ApiKey, ApiKeyId, AuditEvent, AuditFilter, AuditId, CachedResponse, Change, Connection,
+    ConnectionId, GatewaySettings, Identity, Invite, InviteId, Member, MemberView, MonthSpend,
+    NewAuditEvent, NewTemplate, NewUser, Page, Role, Run, RunId, SaveOutcome, Session, SessionId,
+    SpendEntry, Template, TemplateContent, TemplateId, TemplateVersion, TokenHash, UsageDim,
+    UsageRow, User, UserId, UserUpdate, Workspace, WorkspaceId, WorkspaceName,
 };
 use crate::domain::{
     Comment, CommentId, CommunityPrompt, CommunityPromptId, CommunityQuery, CommunityStanding,

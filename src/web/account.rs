@@ -89,6 +89,15 @@ async fn render(
     Ok(layout(ctx, "Account", Nav::Account, content))
 }
 
+/// The account page's policy: its Link buttons lead to the providers.
+fn account_csp(state: &WebState) -> [(axum::http::HeaderName, String); 1] {
+    let origins = state.oidc.authorization_origins();
+    [(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        crate::http::middleware::csp_with_form_targets(&origins),
+    )]
+}
+
 fn sessions_table(sessions: &[Session], current: SessionId) -> Markup {
     html! {
         div.table-wrap {
@@ -143,8 +152,9 @@ async fn account_page(
     State(state): State<WebState>,
     ctx: PageCtx,
     CurrentUser(auth): CurrentUser,
-) -> Result<Markup> {
-    render(&state, &ctx, &auth, None).await
+) -> Result<Response> {
+    let page = render(&state, &ctx, &auth, None).await?;
+    Ok((account_csp(&state), page).into_response())
 }
 
 #[derive(Deserialize)]
@@ -173,6 +183,7 @@ async fn rename(
             .into_response()),
         Err(e @ Error::Invalid { .. }) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
+            account_csp(&state),
             render(&state, &ctx, &auth, Some((Section::Profile, &e))).await?,
         )
             .into_response()),
@@ -222,6 +233,7 @@ async fn change_password(
         }
         Err(e @ Error::Invalid { .. }) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
+            account_csp(&state),
             render(&state, &ctx, &auth, Some((Section::Password, &e))).await?,
         )
             .into_response()),

@@ -289,7 +289,11 @@ fn page(
     layout(
         ctx,
         "Audit log",
-        if in_workspace { Nav::Workspace } else { Nav::Admin },
+        if in_workspace {
+            Nav::Workspace
+        } else {
+            Nav::Admin
+        },
         content,
     )
 }
@@ -304,7 +308,15 @@ fn actor_label(e: &AuditEvent) -> String {
 
 async fn csv(state: &WebState, filter: &AuditFilter) -> Result<Response> {
     let mut out = csv::Writer::from_writer(Vec::new());
-    let header = ["time", "actor", "action", "target", "ip", "detail", "workspace"];
+    let header = [
+        "time",
+        "actor",
+        "action",
+        "target",
+        "ip",
+        "detail",
+        "workspace",
+    ];
     out.write_record(header).map_err(Error::internal)?;
     let mut before = None;
     let mut rows = 0;
@@ -316,10 +328,9 @@ async fn csv(state: &WebState, filter: &AuditFilter) -> Result<Response> {
             .await?;
         let names = actor_emails(state, &page.items).await;
         for e in &page.items {
-            let at = e
-                .at
-                .format(&time::format_description::well_known::Rfc3339)
-                .map_err(Error::internal)?;
+            let at =
+                e.at.format(&time::format_description::well_known::Rfc3339)
+                    .map_err(Error::internal)?;
             let who = e
                 .actor
                 .and_then(|a| names.get(&a).cloned())

@@ -156,7 +156,12 @@ async fn login_submit(
             Ok((jar, Redirect::to(safe_next(&form.next))).into_response())
         }
         Err(e @ (Error::BadCredentials | Error::RateLimited { .. } | Error::Denied(_))) => {
-            let page = layout(&ctx, "Log in", Nav::None, login_form(&state, &form, Some(&e)));
+            let page = layout(
+                &ctx,
+                "Log in",
+                Nav::None,
+                login_form(&state, &form, Some(&e)),
+            );
             Ok(with_retry_after((status_of(&e), page).into_response(), &e))
         }
         Err(e) => Err(e),

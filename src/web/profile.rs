@@ -177,7 +177,10 @@ fn field_error(e: axum::extract::multipart::MultipartError) -> Error {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Error::invalid(
             "avatar",
-            format!("at most {} MiB is accepted", profiles::MAX_BYTES / 1_048_576),
+            format!(
+                "at most {} MiB is accepted",
+                profiles::MAX_BYTES / 1_048_576
+            ),
         )
     } else {
         Error::invalid("avatar", "the upload could not be read")
@@ -192,7 +195,10 @@ async fn serve_avatar(State(state): State<WebState>, Path(id): Path<String>) -> 
             (header::CONTENT_TYPE, "image/png"),
             // The URL carries the picture's version, so a new picture is a new URL.
             (header::CACHE_CONTROL, "private, max-age=86400"),
-            (header::CONTENT_DISPOSITION, "inline; filename=\"avatar.png\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "inline; filename=\"avatar.png\"",
+            ),
         ],
         png,
     )

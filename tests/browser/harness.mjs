@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -49,11 +49,16 @@ function freePort() {
   });
 }
 
-/** Starts the server with `env` added; resolves once /healthz answers. */
-export async function startServer(env = {}) {
+/**
+ * Starts the server with `env` added; resolves once /healthz answers. `options.port` picks the
+ * port (default: a free one); `options.config` is written as promptyard.toml in its working
+ * directory, which the server reads.
+ */
+export async function startServer(env = {}, options = {}) {
   const bin = findBinary();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const dataDir = mkdtempSync(join(tmpdir(), 'promptyard-browser-'));
+  if (options.config) writeFileSync(join(dataDir, 'promptyard.toml'), options.config);
   const log = [];
   const child = spawn(bin, ['serve'], {
     cwd: dataDir,

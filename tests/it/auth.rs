@@ -116,7 +116,12 @@ async fn wrong_password_and_unknown_email_get_the_same_answer() {
     let ok = app.login("ADMIN@Example.com", ADMIN_PASSWORD).await;
     assert!(app.is_logged_in(&ok).await);
     // Failed logins are audited.
-    let events = app.store.list_audit_events(&Default::default(), None, 50).await.unwrap().items;
+    let events = app
+        .store
+        .list_audit_events(&Default::default(), None, 50)
+        .await
+        .unwrap()
+        .items;
     assert_eq!(
         events.iter().filter(|e| e.action == "login.failed").count(),
         2

@@ -238,7 +238,12 @@ async fn the_retention_job_removes_exactly_the_old_runs_and_reports_it() {
             "run {d} days old"
         );
     }
-    let events = app.store.list_audit_events(&Default::default(), None, 10).await.unwrap().items;
+    let events = app
+        .store
+        .list_audit_events(&Default::default(), None, 10)
+        .await
+        .unwrap()
+        .items;
     let event = events
         .iter()
         .find(|e| e.action == "runs.retention")
@@ -308,7 +313,12 @@ async fn the_run_page_renders_the_output_safely_and_deletes_the_run() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(app.store.get_run(run.id).await.is_err());
     assert_eq!(app.get(&admin, &page).await.status(), StatusCode::NOT_FOUND);
-    let events = app.store.list_audit_events(&Default::default(), None, 5).await.unwrap().items;
+    let events = app
+        .store
+        .list_audit_events(&Default::default(), None, 5)
+        .await
+        .unwrap()
+        .items;
     assert!(
         events.iter().any(|e| e.action == "run.delete"
             && e.target.as_deref() == Some(run.id.to_string().as_str()))

@@ -120,5 +120,7 @@ impl AuditStore for PostgresStore {
 
 /// Escapes `%`, `_` and `\\` for a LIKE pattern.
 fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

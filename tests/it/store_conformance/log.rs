@@ -65,7 +65,10 @@ pub(super) async fn audit_events(store: Arc<dyn Store>) {
     let mut pages = Vec::new();
     let mut before = None;
     loop {
-        let page = store.list_audit_events(&Default::default(), before, 2).await.unwrap();
+        let page = store
+            .list_audit_events(&Default::default(), before, 2)
+            .await
+            .unwrap();
         pages.push(page.items.clone());
         match page.next {
             Some(cursor) => {
@@ -78,7 +81,10 @@ pub(super) async fn audit_events(store: Arc<dyn Store>) {
     }
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
     assert_eq!(pages.concat(), all);
-    let exact = store.list_audit_events(&Default::default(), None, 5).await.unwrap();
+    let exact = store
+        .list_audit_events(&Default::default(), None, 5)
+        .await
+        .unwrap();
     assert_eq!(exact.items, all);
     assert_eq!(exact.next, None);
 }

@@ -198,7 +198,11 @@ pub(super) async fn warm_up(store: &Arc<dyn Store>) -> Arc<Barrier> {
 }
 
 pub(super) async fn all_audit(store: &dyn Store) -> Vec<AuditEvent> {
-    store.list_audit_events(&Default::default(), None, 200).await.unwrap().items
+    store
+        .list_audit_events(&Default::default(), None, 200)
+        .await
+        .unwrap()
+        .items
 }
 
 /// The server URL without its password, for the log line.
