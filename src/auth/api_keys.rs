@@ -67,6 +67,7 @@ impl Auth {
         };
         let audit = NewAuditEvent::new(Some(user.id), "api_key.create")
             .ip(ip)
+            .workspace(key.workspace_id)
             .detail(format!("{} ({})", key.name, key.prefix));
         let key = self.store.create_api_key(key, audit).await?;
         Ok((key, secret))

@@ -203,6 +203,7 @@ impl Gateway {
         let budget = |b: Option<f64>| b.map_or("none".to_owned(), |b| format!("${b:.2}"));
         let audit = NewAuditEvent::new(Some(actor), "workspace.gateway_settings")
             .ip(ip)
+            .workspace(workspace)
             .detail(format!(
                 "retention {}, cache {} s, budget {}, member budget {}, {} fallback routes",
                 settings.retention,

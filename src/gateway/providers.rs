@@ -144,6 +144,7 @@ impl Providers {
             updated_at: now,
         };
         let audit = NewAuditEvent::new(Some(actor.id), "connection.create")
+            .workspace(conn.workspace_id)
             .ip(ip)
             .detail(format!("{} {}", conn.kind, conn.base_url));
         let out = self.store.create_connection(conn, audit).await;
@@ -191,6 +192,7 @@ impl Providers {
             ..existing.clone()
         };
         let audit = NewAuditEvent::new(Some(actor.id), "connection.update")
+            .workspace(conn.workspace_id)
             .ip(ip)
             .detail(format!("{} {}", conn.kind, conn.base_url));
         let out = self.store.update_connection(conn, audit).await;
@@ -201,6 +203,7 @@ impl Providers {
     /// Deletes a connection.
     pub async fn delete(&self, actor: &User, conn: &Connection, ip: Option<String>) -> Result<()> {
         let audit = NewAuditEvent::new(Some(actor.id), "connection.delete")
+            .workspace(conn.workspace_id)
             .ip(ip)
             .detail(conn.name.clone());
         let out = self.store.delete_connection(conn.id, audit).await;
@@ -236,6 +239,7 @@ impl Providers {
             ..conn.clone()
         };
         let audit = NewAuditEvent::new(Some(actor.id), "connection.discover")
+            .workspace(conn.workspace_id)
             .ip(ip)
             .detail(format!("{} models", updated.models.len()));
         let out = self.store.update_connection(updated, audit).await;

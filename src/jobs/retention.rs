@@ -43,6 +43,7 @@ pub async fn sweep(store: &dyn Store, now: OffsetDateTime) -> Result<Vec<(Worksp
                 .create_audit_event(
                     NewAuditEvent::new(None, "runs.retention")
                         .target(ws.to_string())
+                        .workspace(ws)
                         .detail(detail),
                 )
                 .await?;

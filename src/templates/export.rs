@@ -138,7 +138,9 @@ impl Templates {
         }
         let mut created = Vec::with_capacity(checked.len());
         for (versions, labels) in checked {
-            let audit = NewAuditEvent::new(Some(actor.id), "template.import").ip(ip.clone());
+            let audit = NewAuditEvent::new(Some(actor.id), "template.import")
+                .ip(ip.clone())
+                .workspace(workspace);
             let t = self
                 .store
                 .import_template(Some(workspace), versions, labels, Some(actor.id), audit)

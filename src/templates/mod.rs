@@ -126,7 +126,9 @@ impl Templates {
             message: validate_message(message)?,
             author: Some(actor.id),
         };
-        let audit = NewAuditEvent::new(Some(actor.id), "template.create").ip(ip);
+        let audit = NewAuditEvent::new(Some(actor.id), "template.create")
+            .ip(ip)
+            .workspace(workspace);
         self.store.create_template(new, audit).await
     }
 
@@ -242,7 +244,9 @@ impl Templates {
                 "the template is already in that workspace",
             ));
         }
-        let audit = NewAuditEvent::new(Some(actor.id), "template.move").ip(ip);
+        let audit = NewAuditEvent::new(Some(actor.id), "template.move")
+            .ip(ip)
+            .workspace(to);
         self.store.move_template(template.id, to, audit).await
     }
 
@@ -255,6 +259,7 @@ impl Templates {
     ) -> Result<()> {
         let audit = NewAuditEvent::new(Some(actor.id), "template.delete")
             .ip(ip)
+            .workspace(template.workspace_id)
             .detail(template.name.clone());
         self.store.delete_template(template.id, audit).await
     }
@@ -270,7 +275,9 @@ impl Templates {
         ip: Option<String>,
     ) -> Result<Template> {
         let label = checked_label(label, production_allowed)?;
-        let audit = NewAuditEvent::new(Some(actor.id), "template.label").ip(ip);
+        let audit = NewAuditEvent::new(Some(actor.id), "template.label")
+            .ip(ip)
+            .workspace(template.workspace_id);
         self.store
             .set_label(template.id, &label, version, audit)
             .await
@@ -286,7 +293,9 @@ impl Templates {
         ip: Option<String>,
     ) -> Result<Template> {
         let label = checked_label(label, production_allowed)?;
-        let audit = NewAuditEvent::new(Some(actor.id), "template.unlabel").ip(ip);
+        let audit = NewAuditEvent::new(Some(actor.id), "template.unlabel")
+            .ip(ip)
+            .workspace(template.workspace_id);
         self.store.delete_label(template.id, &label, audit).await
     }
 

@@ -593,7 +593,8 @@ async fn delete_run(
         .delete_run(
             run.id,
             crate::domain::NewAuditEvent::new(Some(access.auth.user.id), "run.delete")
-                .target(run.id.to_string()),
+                .target(run.id.to_string())
+                .workspace(run.workspace_id),
         )
         .await?;
     let jar = set_flash(jar, &state.edge, false, "Deleted the run.");

@@ -97,6 +97,7 @@ impl Workspaces {
     ) -> Result<Workspace> {
         let audit = NewAuditEvent::new(Some(actor.id), "workspace.rename")
             .target(format!("workspace:{}", ws.id))
+            .workspace(ws.id)
             .ip(ip);
         self.store.rename_workspace(ws.id, name, audit).await
     }
@@ -123,6 +124,7 @@ impl Workspaces {
         }
         let audit = NewAuditEvent::new(Some(actor.id), "workspace.delete")
             .target(format!("workspace:{}", ws.id))
+            .workspace(ws.id)
             .ip(ip);
         self.store.delete_workspace(ws.id, audit).await
     }
@@ -148,6 +150,7 @@ impl Workspaces {
         }
         let audit = NewAuditEvent::new(Some(actor.id), "member.role")
             .target(format!("workspace:{}/user:{member}", ws.id))
+            .workspace(ws.id)
             .ip(ip);
         self.store
             .update_member_role(ws.id, member, role, audit)
@@ -173,6 +176,7 @@ impl Workspaces {
         }
         let audit = NewAuditEvent::new(Some(actor.id), "member.remove")
             .target(format!("workspace:{}/user:{member}", ws.id))
+            .workspace(ws.id)
             .ip(ip);
         self.store.remove_member(ws.id, member, audit).await
     }
@@ -187,6 +191,7 @@ impl Workspaces {
         }
         let audit = NewAuditEvent::new(Some(actor.id), "member.leave")
             .target(format!("workspace:{}/user:{}", ws.id, actor.id))
+            .workspace(ws.id)
             .ip(ip);
         self.store.remove_member(ws.id, actor.id, audit).await
     }
@@ -232,6 +237,7 @@ impl Workspaces {
         };
         let audit = NewAuditEvent::new(Some(actor.id), "invite.create")
             .target(format!("workspace:{}", ws.id))
+            .workspace(ws.id)
             .ip(ip);
         self.store.create_invite(invite.clone(), audit).await?;
         Ok(CreatedInvite { invite, token })
@@ -247,6 +253,7 @@ impl Workspaces {
     ) -> Result<()> {
         let audit = NewAuditEvent::new(Some(actor.id), "invite.revoke")
             .target(format!("workspace:{}", ws.id))
+            .workspace(ws.id)
             .ip(ip);
         self.store.delete_invite(ws.id, invite, audit).await
     }
@@ -278,7 +285,9 @@ impl Workspaces {
             return Err(Error::NotFound);
         }
         let token = SessionToken::from_cookie(token).ok_or(Error::NotFound)?;
-        let audit = NewAuditEvent::new(Some(user.id), "invite.accept").ip(ip);
+        let audit = NewAuditEvent::new(Some(user.id), "invite.accept")
+            .ip(ip)
+            .workspace(invite.workspace_id);
         self.store
             .accept_invite(token.hash(), user.id, self.clock.now(), audit)
             .await

@@ -114,7 +114,9 @@ impl ApiKeyStore for PostgresStore {
         insert_audit(
             &mut tx,
             self.clock.now(),
-            audit.target(format!("api_key:{id}")),
+            audit
+                .target(format!("api_key:{id}"))
+                .workspace(k.workspace_id),
         )
         .await?;
         tx.commit().await?;

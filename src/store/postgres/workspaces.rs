@@ -159,7 +159,9 @@ impl WorkspaceStore for PostgresStore {
         let ws = new_workspace(name, owner, false, now);
         let mut tx = self.pool.begin().await?;
         insert_workspace(&mut tx, &ws).await?;
-        let audit = audit.target(format!("workspace:{}", ws.id));
+        let audit = audit
+            .target(format!("workspace:{}", ws.id))
+            .workspace(ws.id);
         let change = (ChangeKind::Workspace, ws.id.to_string());
         finish(tx, now, Some(audit), vec![change]).await?;
         Ok(ws)

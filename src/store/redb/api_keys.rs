@@ -99,7 +99,10 @@ impl ApiKeyStore for RedbStore {
                 key.revoked_at = Some(at);
                 put(&txn, &key)?;
             }
-            insert_audit(&txn, clock.now(), audit.target(format!("api_key:{id}")))?;
+            let audit = audit
+                .target(format!("api_key:{id}"))
+                .workspace(key.workspace_id);
+            insert_audit(&txn, clock.now(), audit)?;
             txn.commit()?;
             Ok(key)
         })

@@ -120,6 +120,7 @@ impl WorkspaceStore for RedbStore {
             let ws = insert_workspace(&txn, name, owner, false, now)?;
             let audit = NewAuditEvent {
                 target: Some(format!("workspace:{}", ws.id)),
+                workspace: Some(ws.id),
                 ..audit
             };
             insert_audit(&txn, now, audit)?;

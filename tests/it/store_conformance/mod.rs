@@ -7,6 +7,7 @@
 
 mod community;
 mod gateway;
+mod identity;
 mod log;
 mod sessions;
 mod templates;
@@ -127,6 +128,8 @@ async fn run_all(fresh: Fresh, backend: &'static str) {
     users::last_admin_stays(fresh().await).await;
     sessions::sessions(fresh().await).await;
     log::audit_events(fresh().await).await;
+    identity::identities(fresh().await).await;
+    identity::audit_filters(fresh().await).await;
     users::list_users_paging(fresh().await).await;
     log::change_log(fresh().await).await;
     workspaces::personal_workspace(fresh().await).await;
