@@ -51,9 +51,11 @@ pub fn reencode(bytes: &[u8]) -> Result<Vec<u8>> {
             format_name(format)
         ))
     };
-    let (w, h) = ImageReader::with_format(Cursor::new(bytes), format)
-        .into_dimensions()
-        .map_err(unreadable)?;
+    // The header alone says how large the picture claims to be; read it without limits so a
+    // decompression bomb gets the message about its size.
+    let mut probe = ImageReader::with_format(Cursor::new(bytes), format);
+    probe.no_limits();
+    let (w, h) = probe.into_dimensions().map_err(unreadable)?;
     if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
         return Err(invalid(format!(
             "the picture is {w}×{h} pixels; at most {MAX_SIDE}×{MAX_SIDE} is accepted"
@@ -160,9 +162,12 @@ impl Profiles {
         Ok(updated)
     }
 
-    /// The PNG of a user's picture, or `NotFound`.
-    pub async fn avatar_png(&self, id: UserId) -> Result<Vec<u8>> {
+    /// The PNG of a user's picture, or `NotFound`; with `version`, only that version of it.
+    pub async fn avatar_png(&self, id: UserId, version: Option<&str>) -> Result<Vec<u8>> {
         let user = self.store.get_user(id).await?;
+        if version.is_some_and(|v| user.avatar_version() != Some(v)) {
+            return Err(Error::NotFound);
+        }
         let key = user.avatar.ok_or(Error::NotFound)?;
         self.blobs.get(&key).await
     }

@@ -18,7 +18,7 @@ mod login;
 mod oidc;
 pub mod paths;
 mod playground;
-mod profile;
+pub(crate) mod profile;
 mod providers;
 mod search;
 mod setup;

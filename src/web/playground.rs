@@ -626,6 +626,7 @@ async fn run_page(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Markup> {
     let run = workspace_run(&state, &access, &id).await?;
+    let by = super::profile::Person::load(&state, run.user_id).await?;
     let messages: Vec<ChatMessage> = serde_json::from_str(&run.prompt).unwrap_or_default();
     let manifest: Option<Vec<ContextFile>> = run
         .context_manifest
@@ -652,7 +653,7 @@ async fn run_page(
             }
         }
         p.muted {
-            span.badge { (run.state) } " · " (when(run.created_at)) " · "
+            span.badge { (run.state) } " · by " (by) " · " (when(run.created_at)) " · "
             (run.input_tokens) " in / " (run.output_tokens) " out tokens · "
             @match run.cost_usd { Some(c) => { "$" (format!("{c:.6}")) }, None => "price unknown" }
             " · " (run.latency_ms) " ms"

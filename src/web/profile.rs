@@ -10,13 +10,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use maud::{Markup, html};
 
-use super::views::when;
+use super::views::{initials, when};
 use super::{WebState, paths};
 use crate::auth::{Action, ClientInfo};
 use crate::domain::{User, UserId};
 use crate::error::{Error, Result};
 use crate::http::cookies::set_flash;
-use crate::http::extract::{CurrentUser, Path};
+use crate::http::extract::{CurrentUser, Path, Query};
 use crate::http::routes::{Permission, Routes};
 use crate::profiles;
 
@@ -31,30 +31,81 @@ pub fn routes(r: Routes<WebState>) -> Routes<WebState> {
     )
 }
 
-/// A person's picture (or initials when they have none), `px` pixels square, beside their name.
-pub fn avatar(id: UserId, name: &str, version: Option<&str>, px: u32) -> Markup {
-    html! {
-        @if let Some(v) = version {
-            img.avatar src=(format!("{}?v={v}", paths::with_id(paths::AVATAR, id))) alt="" width=(px) height=(px) loading="lazy";
-        } @else {
-            span.avatar.avatar-initials style=(format!("width:{px}px;height:{px}px")) aria-hidden="true" { (initials(name)) }
+/// Someone shown by name with their picture, next to what they made.
+pub struct Person {
+    /// Their id.
+    pub id: UserId,
+    /// Their display name.
+    pub name: String,
+    /// Their picture's version, when they have one.
+    pub avatar: Option<String>,
+}
+
+impl Person {
+    /// The person behind `id`; a deleted account shows as such rather than failing the page.
+    pub async fn load(state: &WebState, id: UserId) -> Result<Self> {
+        match state.auth.store().get_user(id).await {
+            Ok(u) => Ok(Self::from(&u)),
+            Err(Error::NotFound) => Ok(Self {
+                id,
+                name: "(deleted user)".to_owned(),
+                avatar: None,
+            }),
+            Err(e) => Err(e),
         }
     }
 }
 
-fn initials(name: &str) -> String {
-    name.split_whitespace()
-        .filter_map(|w| w.chars().next())
-        .take(2)
-        .flat_map(char::to_uppercase)
-        .collect()
+impl From<&User> for Person {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id,
+            name: u.name.to_string(),
+            avatar: u.avatar_version().map(str::to_owned),
+        }
+    }
+}
+
+impl maud::Render for Person {
+    fn render(&self) -> Markup {
+        html! {
+            span.person { (avatar(self.id, &self.name, self.avatar.as_deref(), Size::Small)) " " (self.name) }
+        }
+    }
+}
+
+/// How large a picture is shown.
+#[derive(Clone, Copy)]
+pub enum Size {
+    /// Beside a name in running text (20 px).
+    Small,
+    /// In the header (30 px).
+    Medium,
+    /// On the account page (96 px).
+    Large,
+}
+
+/// A person's picture (or initials when they have none), beside their name.
+pub fn avatar(id: UserId, name: &str, version: Option<&str>, size: Size) -> Markup {
+    let (class, px) = match size {
+        Size::Small => ("avatar avatar-sm", 20),
+        Size::Medium => ("avatar", 30),
+        Size::Large => ("avatar avatar-lg", 96),
+    };
+    html! {
+        @if let Some(v) = version {
+            img class=(class) src=(format!("{}?v={v}", paths::with_id(paths::AVATAR, id))) alt="" width=(px) height=(px) loading="lazy";
+        } @else {
+            span class=(class) aria-hidden="true" { (initials(name)) }
+        }
+    }
 }
 
 /// The profile picture part of the account page.
 pub fn avatar_section(user: &User) -> Markup {
     html! {
         div.avatar-edit {
-            (avatar(user.id, user.name.as_str(), user.avatar_version(), 96))
+            (avatar(user.id, user.name.as_str(), user.avatar_version(), Size::Large))
             form.stack method="post" action=(paths::ACCOUNT_AVATAR) enctype="multipart/form-data" {
                 div.field {
                     label for="avatar-file" { "Profile picture" }
@@ -138,29 +189,19 @@ async fn upload_avatar(
     jar: CookieJar,
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<Response> {
-    let mut multipart =
-        multipart.map_err(|_| Error::invalid("avatar", "send the picture as a file upload"))?;
-    let mut upload: Option<Vec<u8>> = None;
-    let mut remove = false;
-    while let Some(field) = multipart.next_field().await.map_err(field_error)? {
-        match field.name() {
-            Some("avatar") => upload = Some(field.bytes().await.map_err(field_error)?.to_vec()),
-            Some("remove") => remove = true,
-            _ => {}
-        }
-    }
-    let result = match (remove, upload) {
-        (true, _) => state
+    let result = match read_upload(multipart).await {
+        Err(e) => Err(e),
+        Ok((true, _)) => state
             .profiles
             .remove_avatar(&auth.user, Some(client.ip))
             .await
             .map(|_| "Your picture is removed."),
-        (false, Some(bytes)) => state
+        Ok((false, Some(bytes))) => state
             .profiles
             .set_avatar(&auth.user, bytes, Some(client.ip))
             .await
             .map(|_| "Your picture is saved."),
-        (false, None) => Err(Error::invalid("avatar", "choose a picture to upload")),
+        Ok((false, None)) => Err(Error::invalid("avatar", "choose a picture to upload")),
     };
     let jar = match result {
         Ok(text) => set_flash(jar, &state.edge, false, text),
@@ -171,6 +212,24 @@ async fn upload_avatar(
         Err(e) => return Err(e),
     };
     Ok((jar, Redirect::to(paths::ACCOUNT)).into_response())
+}
+
+/// The form's fields: whether to remove the picture, and the uploaded file.
+async fn read_upload(
+    multipart: std::result::Result<Multipart, MultipartRejection>,
+) -> Result<(bool, Option<Vec<u8>>)> {
+    let mut multipart =
+        multipart.map_err(|_| Error::invalid("avatar", "send the picture as a file upload"))?;
+    let mut upload = None;
+    let mut remove = false;
+    while let Some(field) = multipart.next_field().await.map_err(field_error)? {
+        match field.name() {
+            Some("avatar") => upload = Some(field.bytes().await.map_err(field_error)?.to_vec()),
+            Some("remove") => remove = true,
+            _ => {}
+        }
+    }
+    Ok((remove, upload))
 }
 
 fn field_error(e: axum::extract::multipart::MultipartError) -> Error {
@@ -187,14 +246,26 @@ fn field_error(e: axum::extract::multipart::MultipartError) -> Error {
     }
 }
 
-async fn serve_avatar(State(state): State<WebState>, Path(id): Path<String>) -> Result<Response> {
+#[derive(serde::Deserialize, Default)]
+struct VersionQuery {
+    v: Option<String>,
+}
+
+async fn serve_avatar(
+    State(state): State<WebState>,
+    Path(id): Path<String>,
+    Query(q): Query<VersionQuery>,
+) -> Result<Response> {
     let id: UserId = id.parse().map_err(|_| Error::NotFound)?;
-    let png = state.profiles.avatar_png(id).await?;
+    let png = state.profiles.avatar_png(id, q.v.as_deref()).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/png"),
-            // The URL carries the picture's version, so a new picture is a new URL.
-            (header::CACHE_CONTROL, "private, max-age=86400"),
+            // The URL names the picture's version: a new picture is a new URL, an old one is gone.
+            (
+                header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable",
+            ),
             (
                 header::CONTENT_DISPOSITION,
                 "inline; filename=\"avatar.png\"",

@@ -67,7 +67,7 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, content: Markup) -> Markup {
                             div.usermenu {
                                 // The account page is behind the user's own name and avatar.
                                 a.account-link href=(paths::ACCOUNT) aria-label="Account" title="Account" aria-current=[(nav == Nav::Account).then_some("page")] {
-                                    span.avatar aria-hidden="true" { (initials(user.name.as_str())) }
+                                    (super::profile::avatar(user.id, user.name.as_str(), user.avatar_version(), super::profile::Size::Medium))
                                     span.username aria-hidden="true" { (user.name) }
                                 }
                                 form method="post" action=(paths::LOGOUT) {

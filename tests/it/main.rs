@@ -19,6 +19,7 @@ mod governance;
 mod helpers;
 mod history;
 mod pages;
+mod profiles;
 mod routes;
 mod search;
 mod store_conformance;

@@ -87,8 +87,9 @@ fn author_path(id: UserId) -> String {
     paths::with_id(AUTHOR, id)
 }
 
-async fn name_of(state: &WebState, id: UserId) -> Result<String> {
-    state.community.name_of(id).await
+/// The person shown by a prompt, comment or decision: picture and name.
+async fn name_of(state: &WebState, id: UserId) -> Result<super::profile::Person> {
+    super::profile::Person::load(state, id).await
 }
 
 fn stars(p: &CommunityPrompt) -> Markup {
