@@ -155,8 +155,9 @@ impl Community {
             reason: String::new(),
             at: now,
         };
-        let audit =
-            NewAuditEvent::new(Some(author.id), &format!("community.{}", action.as_str())).ip(ip);
+        let audit = NewAuditEvent::new(Some(author.id), &format!("community.{}", action.as_str()))
+            .ip(ip)
+            .target(format!("community_prompt:{}", prompt.id));
         self.store
             .create_community_prompt(prompt, decision, audit)
             .await
@@ -198,7 +199,8 @@ impl Community {
             Some(moderator.id),
             &format!("community.{}", what.action().as_str()),
         )
-        .ip(ip);
+        .ip(ip)
+        .target(format!("community_prompt:{id}"));
         audit.detail = reason;
         self.store.decide_community_prompt(decision, audit).await
     }

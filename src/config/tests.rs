@@ -169,3 +169,98 @@ fn secrets_are_redacted() {
     c.secrets.master_key = "c2VjcmV0".into();
     assert!(!c.to_redacted_toml().contains("c2VjcmV0"));
 }
+
+const OIDC: &str = r#"
+[[oidc.providers]]
+id = "corp"
+label = "Corp SSO"
+issuer = "https://sso.corp.example/realms/main"
+client_id = "promptyard"
+client_secret = "very-secret-value"
+"#;
+
+#[test]
+fn oidc_providers_are_checked_and_their_secrets_redacted() {
+    let c = load_str(OIDC, &[]).expect("loads").config;
+    let p = &c.oidc.providers[0];
+    assert_eq!(p.display_label(), "Corp SSO");
+    assert_eq!(p.effective_scopes(), ["openid", "email", "profile"]);
+    let printed = c.to_redacted_toml();
+    assert!(!printed.contains("very-secret-value"), "{printed}");
+    assert!(printed.contains("client_secret = \"***\""), "{printed}");
+
+    // Google needs only the client: the preset fills in the issuer and the label.
+    let google = load_str(
+        "[[oidc.providers]]\nid = \"google\"\npreset = \"google\"\nclient_id = \"x\"\nclient_secret = \"y\"\n",
+        &[],
+    )
+    .expect("loads")
+    .config;
+    let g = &google.oidc.providers[0];
+    assert_eq!(g.issuer_url(), "https://accounts.google.com");
+    assert_eq!(g.display_label(), "Google");
+
+    for (text, key, says) in [
+        (
+            OIDC.replace("id = \"corp\"", "id = \"Corp SSO\""),
+            "oidc.providers[0].id",
+            "lower-case",
+        ),
+        (
+            OIDC.replace(
+                "issuer = \"https://sso.corp.example/realms/main\"",
+                "issuer = \"sso.corp\"",
+            ),
+            "oidc.providers[0].issuer",
+            "issuer URL",
+        ),
+        (
+            OIDC.replace("client_id = \"promptyard\"", "client_id = \"\""),
+            "oidc.providers[0].client_id",
+            "must be set",
+        ),
+        (
+            format!("{OIDC}client_secret_file = \"/run/secret\"\n"),
+            "oidc.providers[0].client_secret",
+            "exactly one",
+        ),
+        (
+            format!("{OIDC}preset = \"okta\"\n"),
+            "oidc.providers[0].preset",
+            "unknown preset",
+        ),
+        (
+            format!("{OIDC}admin_claim = \"groups\"\n"),
+            "oidc.providers[0].admin_values",
+            "list the values",
+        ),
+        (
+            format!("{OIDC}{OIDC}"),
+            "oidc.providers[1].id",
+            "used by two providers",
+        ),
+        (
+            format!("{OIDC}surprise = 1\n"),
+            "oidc.providers",
+            "unknown field",
+        ),
+        (
+            "[auth]\npassword_login = false\n".to_owned(),
+            "auth.password_login",
+            "oidc.providers",
+        ),
+    ] {
+        let err = load_str(&text, &[]).expect_err(key);
+        assert!(err.key.starts_with(key), "{key}: {err}");
+        assert!(err.to_string().contains(says), "{key}: {err}");
+    }
+    // With a provider, password login may be turned off.
+    let text = format!("[auth]\npassword_login = false\n{OIDC}");
+    assert!(
+        !load_str(&text, &[])
+            .expect("loads")
+            .config
+            .auth
+            .password_login
+    );
+}

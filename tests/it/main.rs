@@ -8,6 +8,7 @@
 mod adapters;
 mod analytics;
 mod api;
+mod audit;
 mod auth;
 mod cli;
 mod community;
@@ -18,6 +19,7 @@ mod gateway;
 mod governance;
 mod helpers;
 mod history;
+mod oidc;
 mod pages;
 mod profiles;
 mod routes;
