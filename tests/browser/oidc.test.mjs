@@ -39,6 +39,7 @@ const ACCOUNTS = {
   erin: { email: ERIN.email, email_verified: true, name: 'Erin at Corp', groups: [] },
   frank: { email: 'frank@corp.test', email_verified: true, name: 'Frank Example', groups: [] },
   gina: { email: 'gina@corp.test', email_verified: false, name: 'Gina Unverified', groups: [] },
+  henry: { email: 'henry@corp.test', email_verified: true, name: 'Henry Invited', groups: [] },
 };
 
 let server;
@@ -62,7 +63,7 @@ before(async () => {
   });
   const config = `
 [auth]
-registration = "closed"
+registration = "invite"
 
 [outbound]
 allow_cidrs = ["127.0.0.1"]
@@ -232,13 +233,35 @@ step('a provider the operator allows links a verified email on first login', asy
   const page = await freshPage();
   await ssoLogin(page, 'Corp Mail', 'erin');
   await assertLoggedInAs(page, ERIN.name);
-  // ...but never an unverified one: gina has no account, and Corp Mail follows the closed
-  // registration policy.
+  // ...but never an unverified one: gina has no account, and Corp Mail follows the registration
+  // policy (invite only), so without an invite link she gets none.
   const gina = await freshPage();
   await ssoLogin(gina, 'Corp Mail', 'gina');
   const text = await alertText(gina);
   assert.ok(text.includes('does not let new accounts sign up'), text);
   await assertNotLoggedIn(gina);
+});
+
+step('an invite link lets a new person sign up through a provider and join', async () => {
+  const res = await adminPage.request.post('/api/workspaces', { data: { name: 'Corp team' } });
+  assert.equal(res.status(), 201, await res.text());
+  const ws = (await res.json()).id;
+  const invite = await adminPage.request.post(`/api/workspaces/${ws}/invites`, { data: { role: 'editor' } });
+  assert.ok(invite.ok(), await invite.text());
+  const { url } = await invite.json();
+  const page = await freshPage();
+  await visit(page, url);
+  await Promise.all([page.waitForEvent('load'), page.getByRole('link', { name: 'Create an account', exact: true }).click()]);
+  await signInAtProvider(page, 'Corp Mail', 'henry');
+  assert.equal(path(page), `/w/${ws}/templates`, `landed on ${page.url()}`);
+  await assertLoggedInAs(page, 'Henry Invited');
+  const members = await adminPage.request.get(`/api/workspaces/${ws}/members`);
+  const list = JSON.stringify(await members.json());
+  assert.ok(list.includes('henry@corp.test') || list.includes('Henry Invited'), list);
+  // The invite was single-use: the next person gets the plain refusal.
+  const late = await freshPage();
+  await visit(late, url);
+  assert.equal((await late.getByRole('link', { name: 'Continue with Corp Mail' }).count()), 0);
 });
 
 step('only verified emails of the allowed domain get in through Corp SSO', async () => {
