@@ -210,14 +210,14 @@ async fn callback(
         }) => {
             let jar = set_session(jar, &state.edge, &token);
             let mut to = safe_next(&next).to_owned();
-            if created && !invite.is_empty() {
-                if let Ok(member) = state
+            if created
+                && !invite.is_empty()
+                && let Ok(member) = state
                     .workspaces
                     .accept(&user, &invite, Some(client.ip.clone()))
                     .await
-                {
-                    to = paths::ws(paths::WS_TEMPLATES, member.workspace_id);
-                }
+            {
+                to = paths::ws(paths::WS_TEMPLATES, member.workspace_id);
             }
             let jar = match created {
                 true => set_flash(
