@@ -122,10 +122,28 @@ async fn filter_of(state: &WebState, p: &Params, ws: Option<WorkspaceId>) -> Res
     })
 }
 
-/// Emails of the actors of `events`; gone accounts are left out.
+/// The user a target such as `user:<id>` names.
+fn target_user(target: Option<&str>) -> Option<UserId> {
+    target?.strip_prefix("user:")?.parse().ok()
+}
+
+/// A target as shown: a user target by their email when the account still exists.
+fn target_label(e: &AuditEvent, names: &HashMap<UserId, String>) -> String {
+    match target_user(e.target.as_deref()).and_then(|id| names.get(&id)) {
+        Some(email) => format!("user {email}"),
+        None => e.target.clone().unwrap_or_default(),
+    }
+}
+
+/// Emails of the actors and user targets of `events`; gone accounts are left out.
 async fn actor_emails(state: &WebState, events: &[AuditEvent]) -> HashMap<UserId, String> {
     let mut names = HashMap::new();
-    for actor in events.iter().filter_map(|e| e.actor) {
+    let mut people: Vec<UserId> = Vec::new();
+    for e in events {
+        people.extend(e.actor);
+        people.extend(target_user(e.target.as_deref()));
+    }
+    for actor in people {
         if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(actor)
             && let Ok(u) = state.auth.store().get_user(actor).await
         {
@@ -270,7 +288,7 @@ fn page(
                                             td { (when(e.at)) }
                                             td { (e.actor.and_then(|a| names.get(&a).cloned()).unwrap_or_else(|| actor_label(e))) }
                                             td { code { (e.action) } }
-                                            td { (e.target.as_deref().unwrap_or("-")) }
+                                            td { @match target_label(e, names).as_str() { "" => "-", t => (t) } }
                                             td { (e.ip.as_deref().unwrap_or("-")) }
                                             td { (e.detail) }
                                         }
@@ -340,7 +358,7 @@ async fn csv(state: &WebState, filter: &AuditFilter) -> Result<Response> {
                 at,
                 csv_safe(&who),
                 csv_safe(&e.action),
-                csv_safe(e.target.as_deref().unwrap_or("")),
+                csv_safe(&target_label(e, &names)),
                 csv_safe(e.ip.as_deref().unwrap_or("")),
                 csv_safe(&e.detail),
                 ws,
