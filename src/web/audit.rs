@@ -239,14 +239,14 @@ fn page(
     let content = html! {
         @if in_workspace {
             h1 { "Audit log" }
-            p.muted { "What happened in this workspace: members, invites, templates, providers, budgets, runs." }
+            p.muted { "What happened in " (ctx.current.as_ref().map(|(w, _)| w.name.to_string()).unwrap_or_default()) ": members, invites, templates, providers, budgets, API keys, runs." }
         } @else {
             h1 { "Administration" }
             (admin_tabs(paths::ADMIN_AUDIT))
         }
         section.panel aria-labelledby="audit-h" {
             h2 #audit-h { @if in_workspace { "Events" } @else { "Audit log" } }
-            form.filters method="get" action=(here) {
+            form.filters.audit-filters method="get" action=(here) {
                 div.field {
                     label for="audit-action" { "What" }
                     select #audit-action name="action" {
@@ -270,8 +270,10 @@ fn page(
                     label for="audit-to" { "To" }
                     input #audit-to type="date" name="to" value=(p.to);
                 }
-                button.button type="submit" { "Filter" }
-                a.button.small href=(format!("{here}?{}", query(p, &[("format", "csv")]))) { "Download CSV" }
+                div.filter-actions {
+                    button.button type="submit" { "Filter" }
+                    a.button href=(format!("{here}?{}", query(p, &[("format", "csv")]))) { "Download CSV" }
+                }
             }
             @match events {
                 Err(e) => (form_errors(Some(e))),

@@ -106,6 +106,7 @@ pub fn avatar_section(user: &User) -> Markup {
     html! {
         div.avatar-edit {
             (avatar(user.id, user.name.as_str(), user.avatar_version(), Size::Large))
+            div.stack {
             form.stack method="post" action=(paths::ACCOUNT_AVATAR) enctype="multipart/form-data" {
                 div.field {
                     label for="avatar-file" { "Profile picture" }
@@ -119,6 +120,7 @@ pub fn avatar_section(user: &User) -> Markup {
                     input type="hidden" name="remove" value="1";
                     button.button.small type="submit" { "Remove picture" }
                 }
+            }
             }
         }
     }
