@@ -64,10 +64,11 @@ impl Auth {
             .as_deref()
             .map(str::trim)
             .filter(|e| !e.is_empty());
+        let email_verified = verified.email_verified || provider.config.trust_email;
         let domains = &provider.config.allowed_domains;
         if !domains.is_empty() {
             let domain = email
-                .filter(|_| verified.email_verified)
+                .filter(|_| email_verified)
                 .and_then(|e| e.rsplit_once('@'))
                 .map(|(_, d)| d.to_lowercase());
             if !domain.is_some_and(|d| domains.iter().any(|a| a.eq_ignore_ascii_case(&d))) {
@@ -116,7 +117,7 @@ impl Auth {
             None => None,
         };
         if let Some(user) = existing {
-            if !verified.email_verified {
+            if !email_verified {
                 return Err(Error::Denied(format!(
                     "An account with this email exists, but {label} does not say the address \
                      is verified, so it cannot be matched. Log in with your password and link \
@@ -157,6 +158,12 @@ impl Auth {
                 "{label} did not share an email address, which a new account needs."
             ))
         })?;
+        // An unverified address could be someone else's: it would take that email for good.
+        if !email_verified {
+            return Err(Error::Denied(format!(
+                "{label} does not say that {email} is verified, so no account was made for it."
+            )));
+        }
         let email = Email::parse(email).map_err(|e| {
             Error::Denied(format!(
                 "{label} sent an email address that cannot be used: {e}."

@@ -88,6 +88,9 @@ pub struct OidcProviderConfig {
     /// Let a first login through this provider log in to an existing account with the same
     /// email, when the provider says the email is verified.
     pub link_existing_by_email: bool,
+    /// Treat every email this provider sends as verified, for providers that vouch for their
+    /// addresses but send no `email_verified` claim (Microsoft Entra ID).
+    pub trust_email: bool,
     /// Who may get a new account through this provider: `open`, `invite` or `closed`; empty
     /// follows `auth.registration`.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -140,7 +140,10 @@ impl Profiles {
             }
         };
         if let Some(old) = &user.avatar {
-            self.blobs.delete(old).await?;
+            // The record no longer points at it; a leftover file is only wasted space.
+            if let Err(e) = self.blobs.delete(old).await {
+                tracing::warn!(error = %e, key = old, "could not remove an old profile picture");
+            }
         }
         Ok(updated)
     }
@@ -157,7 +160,10 @@ impl Profiles {
         };
         let updated = self.store.update_user(user.id, update, audit).await?;
         if let Some(old) = &user.avatar {
-            self.blobs.delete(old).await?;
+            // The record no longer points at it; a leftover file is only wasted space.
+            if let Err(e) = self.blobs.delete(old).await {
+                tracing::warn!(error = %e, key = old, "could not remove an old profile picture");
+            }
         }
         Ok(updated)
     }

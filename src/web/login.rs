@@ -193,10 +193,12 @@ fn register_form(
         html! {
             (form_errors(error))
             (provider_buttons(state, "", &form.invite))
-            form.stack method="post" action=(paths::REGISTER) {
-                input type="hidden" name="invite" value=(form.invite);
-                (form.fields(error, true))
-                button.button.primary type="submit" { "Create account" }
+            @if state.auth.password_login() {
+                form.stack method="post" action=(paths::REGISTER) {
+                    input type="hidden" name="invite" value=(form.invite);
+                    (form.fields(error, true))
+                    button.button.primary type="submit" { "Create account" }
+                }
             }
             p.muted { "Already have an account? " a href=(paths::LOGIN) { "Log in" } }
         },
@@ -254,6 +256,12 @@ async fn register_submit(
     jar: CookieJar,
     Form(form): Form<AccountForm>,
 ) -> Result<Response> {
+    if !state.auth.password_login() {
+        return Err(Error::Denied(
+            "Password accounts are turned off on this server; use one of the sign-in buttons."
+                .to_owned(),
+        ));
+    }
     // Checked again under the lock, so a single-use link registers one account.
     let _guard = match form.invite.trim().is_empty() {
         true => None,

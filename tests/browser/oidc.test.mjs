@@ -249,6 +249,14 @@ step('an invite link lets a new person sign up through a provider and join', asy
   const invite = await adminPage.request.post(`/api/workspaces/${ws}/invites`, { data: { role: 'editor' } });
   assert.ok(invite.ok(), await invite.text());
   const { url } = await invite.json();
+  // An unverified email gets no account even with the invite, and the invite stays open.
+  const gina = await freshPage();
+  await visit(gina, url);
+  await Promise.all([gina.waitForEvent('load'), gina.getByRole('link', { name: 'Create an account', exact: true }).click()]);
+  await signInAtProvider(gina, 'Corp Mail', 'gina');
+  const refused = await alertText(gina);
+  assert.ok(refused.includes('does not say that gina@corp.test is verified'), refused);
+  await assertNotLoggedIn(gina);
   const page = await freshPage();
   await visit(page, url);
   await Promise.all([page.waitForEvent('load'), page.getByRole('link', { name: 'Create an account', exact: true }).click()]);

@@ -24,6 +24,7 @@ async fn password_login_off_leaves_only_the_providers() {
     let app = TestApp::spawn_with(|c| {
         c.oidc.providers = vec![corp("http://127.0.0.1:9")];
         c.auth.password_login = false;
+        c.auth.registration = promptyard::config::Registration::Open;
     })
     .await;
     let admin = app.setup_admin().await;
@@ -60,6 +61,30 @@ async fn password_login_off_leaves_only_the_providers() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
+
+    // Registering offers only the providers; a password account cannot be made.
+    let page = app.get(&visitor, "/register").await.text().await.unwrap();
+    assert!(page.contains("Continue with Corp SSO"), "{page}");
+    assert!(!page.contains("name=\"password\""), "{page}");
+    let res = app
+        .post_form(
+            &visitor,
+            "/register",
+            &[
+                ("email", "new@example.com"),
+                ("name", "New"),
+                ("password", "a long password"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert!(
+        app.store
+            .find_user_by_email("new@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // The account page says so, and offers no password change.
     let account = app.get(&admin, "/account").await.text().await.unwrap();
