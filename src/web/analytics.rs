@@ -49,17 +49,7 @@ struct Params {
     csv: String,
 }
 
-const DATE: &[time::format_description::BorrowedFormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day]");
-
-fn parse_day(field: &str, s: &str) -> Result<Option<Date>> {
-    if s.trim().is_empty() {
-        return Ok(None);
-    }
-    Date::parse(s.trim(), DATE)
-        .map(Some)
-        .map_err(|_| Error::invalid(field, format!("`{s}` is not a date (YYYY-MM-DD)")))
-}
+use super::views::{DATE, parse_day};
 
 /// The range asked for: the last 30 days up to today by default.
 fn range(p: &Params, today: Date) -> Result<(Date, Date)> {

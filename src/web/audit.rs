@@ -9,10 +9,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
-use time::{Date, Duration, OffsetDateTime, Time};
+use time::{Duration, OffsetDateTime, Time};
 
 use super::admin::admin_tabs;
-use super::views::{Nav, csv_safe, empty, form_errors, layout, when};
+use super::views::{Nav, csv_safe, empty, form_errors, layout, parse_day, when};
 use super::{PageCtx, WebState, paths};
 use crate::auth::Action;
 use crate::domain::{AuditEvent, AuditFilter, AuditId, UserId, WorkspaceId};
@@ -76,16 +76,8 @@ struct Params {
     format: String,
 }
 
-const DATE: &[time::format_description::BorrowedFormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day]");
-
 fn day_start(field: &str, s: &str) -> Result<Option<OffsetDateTime>> {
-    if s.trim().is_empty() {
-        return Ok(None);
-    }
-    let day = Date::parse(s.trim(), DATE)
-        .map_err(|_| Error::invalid(field, format!("`{s}` is not a date (YYYY-MM-DD)")))?;
-    Ok(Some(day.with_time(Time::MIDNIGHT).assume_utc()))
+    Ok(parse_day(field, s)?.map(|d| d.with_time(Time::MIDNIGHT).assume_utc()))
 }
 
 async fn filter_of(state: &WebState, p: &Params, ws: Option<WorkspaceId>) -> Result<AuditFilter> {

@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use maud::{Markup, html};
 use serde::Deserialize;
-use time::{Date, Time};
+use time::Time;
 
+use super::views::parse_day as day;
 use super::views::{Nav, layout, when};
 use super::{PageCtx, WebState, paths};
 use crate::auth::Action;
@@ -78,18 +79,6 @@ struct Params {
     /// For exports: csv or jsonl.
     #[serde(default)]
     format: String,
-}
-
-const DATE: &[time::format_description::BorrowedFormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day]");
-
-fn day(field: &str, s: &str) -> Result<Option<Date>> {
-    match s.trim() {
-        "" => Ok(None),
-        v => Date::parse(v, DATE)
-            .map(Some)
-            .map_err(|_| Error::invalid(field, format!("`{v}` is not a date (YYYY-MM-DD)"))),
-    }
 }
 
 fn cost(field: &str, s: &str) -> Result<Option<f64>> {

@@ -242,3 +242,17 @@ pub fn csv_safe(s: &str) -> String {
         s.to_owned()
     }
 }
+
+/// The form of a day in forms, URLs and CSV: `YYYY-MM-DD`.
+pub const DATE: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+/// A day typed into a form (`YYYY-MM-DD`); empty is `None`, anything else names `field`.
+pub fn parse_day(field: &str, s: &str) -> crate::error::Result<Option<time::Date>> {
+    match s.trim() {
+        "" => Ok(None),
+        v => time::Date::parse(v, DATE).map(Some).map_err(|_| {
+            crate::error::Error::invalid(field, format!("`{v}` is not a date (YYYY-MM-DD)"))
+        }),
+    }
+}
