@@ -6,6 +6,7 @@
 //! or `NotFound`, `find_*` an `Option`, `list_*` a page, then `create_*`, `update_*`, `delete_*`.
 //! Writes that change something searchable append to the change log in the same transaction.
 
+mod identity;
 mod open;
 pub mod postgres;
 pub mod redb;
@@ -15,10 +16,10 @@ use time::{Date, OffsetDateTime};
 
 use crate::domain::{
     ApiKey, ApiKeyId, AuditEvent, AuditFilter, AuditId, CachedResponse, Change, Connection,
-    ConnectionId, GatewaySettings, Identity, Invite, InviteId, Member, MemberView, MonthSpend,
-    NewAuditEvent, NewTemplate, NewUser, Page, Role, Run, RunId, SaveOutcome, Session, SessionId,
-    SpendEntry, Template, TemplateContent, TemplateId, TemplateVersion, TokenHash, UsageDim,
-    UsageRow, User, UserId, UserUpdate, Workspace, WorkspaceId, WorkspaceName,
+    ConnectionId, GatewaySettings, Invite, InviteId, Member, MemberView, MonthSpend, NewAuditEvent,
+    NewTemplate, NewUser, Page, Role, Run, RunId, SaveOutcome, Session, SessionId, SpendEntry,
+    Template, TemplateContent, TemplateId, TemplateVersion, TokenHash, UsageDim, UsageRow, User,
+    UserId, UserUpdate, Workspace, WorkspaceId, WorkspaceName,
 };
 use crate::domain::{
     Comment, CommentId, CommunityPrompt, CommunityPromptId, CommunityQuery, CommunityStanding,
@@ -26,6 +27,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 
+pub use identity::IdentityStore;
 pub use open::{StorageUrl, open};
 
 /// Largest page any `list_*` returns.
@@ -108,50 +110,6 @@ pub trait AuditStore {
         before: Option<AuditId>,
         limit: usize,
     ) -> Result<Page<AuditEvent, AuditId>>;
-}
-
-/// Linked sign-in identities (OpenID provider accounts).
-#[async_trait]
-pub trait IdentityStore {
-    /// The identity for this provider account, if linked.
-    async fn find_identity(&self, provider: &str, subject: &str) -> Result<Option<Identity>>;
-
-    /// A user's identities, by provider.
-    async fn list_identities(&self, user: UserId) -> Result<Vec<Identity>>;
-
-    /// Links a provider account to `identity.user_id` and records `audit`. `Conflict` when that
-    /// account is linked already or the user has an account of that provider; `NotFound`
-    /// without the user.
-    async fn create_identity(&self, identity: Identity, audit: NewAuditEvent) -> Result<Identity>;
-
-    /// Creates an account and links `identity` to it (its `user_id` is replaced), in one
-    /// transaction. A taken email is a `Conflict` on `email`.
-    async fn create_user_with_identity(
-        &self,
-        new: NewUser,
-        identity: Identity,
-        audit: NewAuditEvent,
-    ) -> Result<User>;
-
-    /// Unlinks `user`'s identity of `provider`. Refused with a `Conflict` when it is their last
-    /// way to log in: no other identity, and no password or `password_counts` false (password
-    /// login turned off). `NotFound` when there is no such identity.
-    async fn delete_identity(
-        &self,
-        user: UserId,
-        provider: &str,
-        password_counts: bool,
-        audit: NewAuditEvent,
-    ) -> Result<()>;
-
-    /// Records a login through the identity, with the email the provider reported.
-    async fn touch_identity(
-        &self,
-        provider: &str,
-        subject: &str,
-        email: Option<String>,
-        at: OffsetDateTime,
-    ) -> Result<()>;
 }
 
 /// Workspaces, memberships and invites.
