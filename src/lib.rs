@@ -1,8 +1,9 @@
 //! Promptyard: a self-hosted AI prompt engineering platform in one binary.
 //!
 //! Module rules (see DESIGN.md): `domain`, `error`, `config` and `clock` import nothing else from
-//! the crate; `store` is infrastructure; `auth` is a feature and never imports axum or maud;
-//! `workspaces`, `templates` and `community` are features like `auth`; `http` is the shared edge; `web` and `api` are the two faces and never import each other;
+//! the crate; `store`, `blob`, `search` and `llm` are infrastructure; `auth` is a feature and
+//! never imports axum or maud; `workspaces`, `templates`, `community` and `profiles` are
+//! features like `auth`; `http` is the shared edge; `web` and `api` are the two faces and never import each other;
 //! only `app` knows every module.
 
 /// Analytics for team managers, read from the daily roll-ups.

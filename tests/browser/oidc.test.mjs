@@ -10,7 +10,8 @@
 
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { crc32, deflateSync } from 'node:zlib';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import {
@@ -373,4 +374,55 @@ step('the audit log lists the logins, refusals and links', async () => {
   const logins = await textOf(adminPage.locator('table'));
   assert.ok(logins.includes('via Corp SSO') && logins.includes('with password'), logins);
   await adminPage.screenshot({ path: join(OUT, 'oidc-audit.png'), fullPage: true });
+});
+
+/** A `w`×`h` RGB PNG with a gradient, written to `file`. */
+function writePng(file, w, h) {
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const rows = [];
+  for (let y = 0; y < h; y++) {
+    const row = Buffer.alloc(1 + 3 * w);
+    for (let x = 0; x < w; x++) row.set([(x * 255) / w, (y * 255) / h, 160], 1 + 3 * x);
+    rows.push(row);
+  }
+  const png = Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.concat(rows))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+  writeFileSync(file, png);
+}
+
+step('a signed-in person sets a profile picture; a wrong file is refused', async () => {
+  const page = await freshPage();
+  await ssoLogin(page, 'Corp SSO', 'alice');
+  await visit(page, '/account');
+  const good = join(OUT, 'oidc-avatar-upload.png');
+  writePng(good, 320, 200);
+  await page.setInputFiles('#avatar-file', good);
+  await submit(page, 'Upload picture');
+  assert.ok((await textOf(page.locator('[role="status"]'))).includes('Your picture is saved'));
+  // The header shows it: our re-encoded 256-pixel square, not the 320×200 upload.
+  const img = page.locator('header img.avatar');
+  await img.waitFor();
+  await page.waitForFunction(() => document.querySelector('header img.avatar')?.complete);
+  assert.equal(await img.evaluate((i) => `${i.naturalWidth}x${i.naturalHeight}`), '256x256');
+  const bad = join(OUT, 'oidc-avatar-not-an-image.png');
+  writeFileSync(bad, '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
+  await page.setInputFiles('#avatar-file', bad);
+  await submit(page, 'Upload picture');
+  assert.ok((await alertText(page)).includes('use a PNG, JPEG or WebP picture'));
+  await page.locator('header img.avatar').waitFor();
 });
