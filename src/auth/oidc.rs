@@ -107,6 +107,8 @@ pub struct Callback {
     pub error: Option<String>,
     /// The provider's description of the error.
     pub error_description: Option<String>,
+    /// The issuer that answered (RFC 9207), when the provider says.
+    pub iss: Option<String>,
 }
 
 /// A verified ID token's claims that matter here.
@@ -446,6 +448,16 @@ impl Oidc {
                 Error::Denied(format!("{label} sent no authorization code. Start again."))
             })?;
         let meta = self.metadata(provider, false).await?;
+        // A provider that names itself in the answer must be the one asked (mix-up defence).
+        if callback
+            .iss
+            .as_deref()
+            .is_some_and(|iss| iss != meta.issuer().as_str())
+        {
+            return Err(Error::Denied(format!(
+                "The sign-in answer came from another issuer than {label}. Nobody was logged in."
+            )));
+        }
         let client = self.client(provider, &meta, redirect_uri)?;
         let response = client
             .exchange_code(AuthorizationCode::new(code))

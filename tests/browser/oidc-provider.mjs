@@ -32,6 +32,7 @@
 //   });
 //   op.issuer                 // 'http://127.0.0.1:PORT', discovery at op.issuer + '/.well-known/openid-configuration'
 //   op.setMode('expired')     // 'normal' | 'tamper-signature' | 'wrong-nonce' | 'expired' | 'wrong-audience'
+//                             // | 'wrong-iss' (the authorization response's iss names another issuer)
 //   op.tokenRequests          // [{ status, error, mode }], one per token endpoint request, in order
 //   await op.close();
 
@@ -39,7 +40,7 @@ import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto'
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
 
-export const MODES = ['normal', 'tamper-signature', 'wrong-nonce', 'expired', 'wrong-audience'];
+export const MODES = ['normal', 'tamper-signature', 'wrong-nonce', 'expired', 'wrong-audience', 'wrong-iss'];
 
 const b64json = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const unb64json = (part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
@@ -162,6 +163,13 @@ export async function startProvider({ clients = [], accounts = {} } = {}) {
   // Runs upstream of the provider's own routes, so it sees the final token response (or error).
   provider.use(async (ctx, next) => {
     await next();
+    // 'wrong-iss': the authorization response names another issuer (RFC 9207 mix-up).
+    const location = ctx.response.get('location');
+    if (mode === 'wrong-iss' && location && location.includes('iss=')) {
+      const url = new URL(location);
+      url.searchParams.set('iss', 'http://127.0.0.1:1');
+      ctx.redirect(url.toString());
+    }
     if (ctx.method !== 'POST' || ctx.path !== tokenPath) return;
     const body = ctx.body && typeof ctx.body === 'object' ? ctx.body : {};
     tokenRequests.push({ status: ctx.status, error: body.error ?? null, mode });

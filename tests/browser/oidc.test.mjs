@@ -342,6 +342,19 @@ step('a replayed callback and a replayed code are refused', async () => {
   await assertNotLoggedIn(thief);
 });
 
+step('an answer naming another issuer is refused (mix-up defence)', async () => {
+  op.setMode('wrong-iss');
+  try {
+    const page = await freshPage();
+    await ssoLogin(page, 'Corp SSO', 'frank');
+    const text = await alertText(page);
+    assert.ok(text.includes('came from another issuer than Corp SSO'), text);
+    await assertNotLoggedIn(page);
+  } finally {
+    op.setMode('normal');
+  }
+});
+
 step('unlinking keeps at least one way to log in', async () => {
   // Alice has only her Corp SSO account: refused.
   const alice = await freshPage();
