@@ -20,6 +20,7 @@ mod governance;
 mod helpers;
 mod history;
 mod oidc;
+mod packaging;
 mod pages;
 mod profiles;
 mod routes;
