@@ -27,6 +27,7 @@ use crate::http::routes::{Permission, RouteSpec, Routes};
 use crate::jobs::indexer::Search;
 use crate::llm::outbound::Outbound;
 use crate::llm::pricing::{Price, PriceTable};
+use crate::metrics::Metrics;
 use crate::store::{self, StorageUrl, Store};
 use crate::templates::Templates;
 use crate::workspaces::Workspaces;
@@ -93,6 +94,8 @@ impl App {
             })
             .collect();
         let prices = PriceTable::with_overrides(&overrides);
+        let metrics = Metrics::new();
+        let queue = recorder.clone();
         let gateway = Gateway::new(
             providers.clone(),
             recorder,
@@ -100,6 +103,7 @@ impl App {
             Limits::new(&config.limits),
             store.clone(),
             clock.clone(),
+            metrics.clone(),
         );
         let workspaces = Workspaces::new(store.clone(), clock.clone());
         let templates = Templates::new(store.clone(), clock.clone());
@@ -152,10 +156,22 @@ impl App {
                 http::assets::serve_module,
             )
             .into_parts();
+        let (metrics_router, metrics_table) = Routes::new(auth.clone(), edge.clone())
+            .get("/metrics", Permission::Public, serve_metrics)
+            .into_parts();
+        table.extend(metrics_table);
         table.extend(web_table);
         table.extend(api_table);
+        let scrape = Scrape {
+            metrics: metrics.clone(),
+            recorder: queue,
+            store: store.clone(),
+            search: search.clone(),
+            token: config.metrics.token.clone(),
+        };
         let router = health
             .with_state(store.clone())
+            .merge(metrics_router.with_state(scrape))
             .merge(api)
             .merge(web)
             .fallback(not_found)
@@ -168,6 +184,7 @@ impl App {
             router,
             &edge,
             Duration::from_secs(config.http.request_timeout_secs),
+            &metrics,
         );
         Ok(Self {
             router,
@@ -349,6 +366,68 @@ async fn janitor(auth: Auth) {
             Err(e) => tracing::warn!(error = %e, "session clean-up failed"),
         }
     }
+}
+
+/// What `/metrics` reads at scrape time.
+#[derive(Clone)]
+struct Scrape {
+    metrics: Metrics,
+    recorder: Recorder,
+    store: Arc<dyn Store>,
+    search: Search,
+    /// The bearer token a scraper must send; empty means loopback clients only.
+    token: String,
+}
+
+/// The Prometheus metrics, for a scraper with the configured token, or (without one) for
+/// clients on this machine only.
+async fn serve_metrics(
+    State(s): State<Scrape>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if s.token.is_empty() {
+        if !peer.ip().is_loopback() && !peer.ip().to_canonical().is_loopback() {
+            return (
+                StatusCode::FORBIDDEN,
+                "metrics are served to this machine only; set metrics.token to scrape from elsewhere",
+            )
+                .into_response();
+        }
+    } else {
+        let sent = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let ok = sent.len() == s.token.len()
+            && sent
+                .bytes()
+                .zip(s.token.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !ok {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                "send the metrics token as Authorization: Bearer TOKEN",
+            )
+                .into_response();
+        }
+    }
+    let head = s.store.last_change_seq().await.unwrap_or(0);
+    let indexed = s.search.index.watermark().unwrap_or(0);
+    let body = s
+        .metrics
+        .render(s.recorder.queued(), head.saturating_sub(indexed));
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
+        body,
+    )
+        .into_response()
 }
 
 async fn ready(State(store): State<Arc<dyn Store>>) -> Response {

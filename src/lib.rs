@@ -27,6 +27,8 @@ pub mod http;
 pub mod jobs;
 /// Infrastructure: provider adapters, pricing and exact token counting.
 pub mod llm;
+/// Prometheus metrics, held in the application state.
+pub mod metrics;
 /// Profiles: profile pictures, validated and re-encoded.
 pub mod profiles;
 /// Infrastructure: the tantivy search index over runs and community prompts.

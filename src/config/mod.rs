@@ -50,10 +50,21 @@ pub struct Config {
     pub community: CommunityConfig,
     /// OpenID Connect login providers.
     pub oidc: OidcConfig,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsConfig,
     /// The directory of the configuration file (the working directory without one); the
     /// default key file lives here. Not a setting.
     #[serde(skip)]
     pub config_dir: PathBuf,
+}
+
+/// Who may read the Prometheus metrics at `/metrics`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A bearer token a scraper must send (`Authorization: Bearer TOKEN`); empty means only
+    /// clients on this machine (loopback) may read them. Printed as `***`.
+    pub token: String,
 }
 
 /// OpenID Connect login.
@@ -467,6 +478,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             community: CommunityConfig::default(),
             oidc: OidcConfig::default(),
+            metrics: MetricsConfig::default(),
             config_dir: PathBuf::from("."),
         }
     }
@@ -768,6 +780,9 @@ impl Config {
         c.storage.url = redact_url(&c.storage.url);
         if !c.secrets.master_key.is_empty() {
             c.secrets.master_key = "***".to_owned();
+        }
+        if !c.metrics.token.is_empty() {
+            c.metrics.token = "***".to_owned();
         }
         for p in &mut c.oidc.providers {
             if !p.client_secret.is_empty() {

@@ -128,6 +128,7 @@ pub struct Gateway {
     settings: Arc<RwLock<SettingsCache>>,
     store: Arc<dyn Store>,
     clock: Clock,
+    metrics: crate::metrics::Metrics,
 }
 
 /// A running call: forwards upstream events, accumulates the run, and records it exactly once,
@@ -158,6 +159,7 @@ impl Gateway {
         limits: Limits,
         store: Arc<dyn Store>,
         clock: Clock,
+        metrics: crate::metrics::Metrics,
     ) -> Self {
         Self {
             providers,
@@ -168,6 +170,7 @@ impl Gateway {
             settings: Arc::new(RwLock::new(HashMap::new())),
             store,
             clock,
+            metrics,
         }
     }
 
@@ -280,7 +283,12 @@ impl Gateway {
                 estimate,
                 &settings,
             )
-            .await?;
+            .await
+            .inspect_err(|e| {
+                if matches!(e, crate::error::Error::OverBudget(_)) {
+                    self.metrics.budget_rejection();
+                }
+            })?;
         Ok(Admission {
             settings,
             reservation: Some(reservation),
@@ -470,6 +478,15 @@ impl Running {
         {
             self.store_in_cache(key, &run);
         }
+        self.gateway.metrics.gateway_call(&crate::metrics::Call {
+            model: &run.model,
+            state: run.state.as_str(),
+            latency_ms: run.latency_ms,
+            ttft_ms: run.ttft_ms,
+            input_tokens: run.input_tokens,
+            output_tokens: run.output_tokens,
+            cost_usd: run.cost_usd,
+        });
         let spend = (cost > 0.0).then(|| SpendEntry {
             workspace: run.workspace_id,
             user: run.user_id,

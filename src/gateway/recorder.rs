@@ -4,6 +4,7 @@
 //! workspace's retention does not keep.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -23,6 +24,8 @@ const LINGER: Duration = Duration::from_millis(20);
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::UnboundedSender<Record>,
+    /// Records queued and not yet taken by the writer, for the metrics.
+    queued: Arc<AtomicU64>,
 }
 
 /// One call's record: the run to keep (if the retention keeps it) and its spend.
@@ -32,6 +35,8 @@ impl Recorder {
     /// Starts the writer task. It ends once every handle is dropped and the queue is empty.
     pub fn spawn(store: Arc<dyn Store>) -> (Self, JoinHandle<()>) {
         let (tx, mut rx) = mpsc::unbounded_channel::<Record>();
+        let queued = Arc::new(AtomicU64::new(0));
+        let taken = queued.clone();
         let task = tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
@@ -44,6 +49,7 @@ impl Recorder {
                     }
                 }
                 let n = batch.len();
+                taken.fetch_sub(n as u64, Ordering::Relaxed);
                 let (runs, spend): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
                 let runs: Vec<Run> = runs.into_iter().flatten().collect();
                 let spend: Vec<SpendEntry> = spend.into_iter().flatten().collect();
@@ -52,7 +58,12 @@ impl Recorder {
                 }
             }
         });
-        (Self { tx }, task)
+        (Self { tx, queued }, task)
+    }
+
+    /// Records queued and not yet written.
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// Queues a run and its spend (never blocks; safe in `Drop`).
@@ -60,7 +71,9 @@ impl Recorder {
         if run.is_none() && spend.is_none() {
             return;
         }
+        self.queued.fetch_add(1, Ordering::Relaxed);
         if self.tx.send((run, spend)).is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
             tracing::error!("the run recorder has stopped; a run was not recorded");
         }
     }

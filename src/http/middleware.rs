@@ -39,6 +39,7 @@ pub fn apply<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
     edge: &Edge,
     timeout: Duration,
+    metrics: &crate::metrics::Metrics,
 ) -> Router<S> {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
@@ -65,6 +66,10 @@ pub fn apply<S: Clone + Send + Sync + 'static>(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
             .layer(trace)
+            .layer(axum::middleware::from_fn_with_state(
+                metrics.clone(),
+                count_request,
+            ))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
             .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -96,6 +101,29 @@ pub fn apply<S: Clone + Send + Sync + 'static>(
                 edge.body_limit_kib.saturating_mul(1024),
             )),
     )
+}
+
+/// Counts a request in the metrics by its matched route (bounded), method and status.
+async fn count_request(
+    State(metrics): State<crate::metrics::Metrics>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    metrics.http_request(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
 }
 
 /// Refuses state-changing requests that a browser sent from another origin.

@@ -19,6 +19,7 @@ mod gateway;
 mod governance;
 mod helpers;
 mod history;
+mod metrics;
 mod oidc;
 mod packaging;
 mod pages;

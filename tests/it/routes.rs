@@ -40,6 +40,7 @@ use Need::{Bearer, InstanceAdmin, Login, Public, Tpl, Ws};
 const EXPECTED: &[(&str, &str, Need)] = &[
     ("GET", "/healthz", Public),
     ("GET", "/readyz", Public),
+    ("GET", "/metrics", Public),
     ("GET", "/assets/{file}", Public),
     ("GET", "/assets/m/{tree}/{*path}", Public),
     ("GET", "/", Public),
