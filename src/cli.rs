@@ -262,16 +262,44 @@ async fn reindex(config: Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Exit code for a data directory the server cannot write.
+pub const EXIT_DATA_DIR: u8 = 3;
+/// Exit code for an address the server cannot listen on.
+pub const EXIT_ADDRESS: u8 = 4;
+
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    // The address is taken before anything else happens (no key file, no migration), and
+    // connections are only accepted once the store is open and migrated.
+    let socket = match bind(&config.listen).await {
+        Ok(socket) => socket,
+        Err(e) => {
+            let why = match e.kind() {
+                std::io::ErrorKind::AddrInUse => "another program is using it".to_owned(),
+                std::io::ErrorKind::PermissionDenied => {
+                    "permission denied (ports below 1024 need privileges)".to_owned()
+                }
+                std::io::ErrorKind::AddrNotAvailable => {
+                    "this machine has no such address".to_owned()
+                }
+                _ => e.to_string(),
+            };
+            eprintln!("error: cannot listen on {}: {why}", config.listen);
+            return Ok(ExitCode::from(EXIT_ADDRESS));
+        }
+    };
+    if let Err(why) = check_data_dir(&config.data_dir) {
+        eprintln!(
+            "error: the data directory {} cannot be used: {why}",
+            config.data_dir.display()
+        );
+        return Ok(ExitCode::from(EXIT_DATA_DIR));
+    }
     let app = App::build(&config, Clock::system())
         .await
         .map_err(explain)?;
-    let listener = listen(&config.listen).await.with_context(|| {
-        format!(
-            "cannot listen on {} (is another server using it?)",
-            config.listen
-        )
-    })?;
+    let listener = socket
+        .listen(1024)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(
         data_dir = %config.data_dir.display(),
@@ -287,9 +315,22 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Binds `addr` with a backlog of 1024 (the default 128 drops handshakes in a burst of new
-/// connections, which clients then retry up to a second later).
-async fn listen(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+/// Creates the data directory if needed and checks that this user can write in it, so a wrong
+/// owner or a read-only mount is named before anything is opened.
+fn check_data_dir(dir: &std::path::Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("it cannot be created ({e})"))?;
+    let probe = dir.join(format!(".write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"ok").map_err(|e| {
+        format!("this user cannot write in it ({e}); check its owner and mode, or pass --data-dir")
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Binds `addr` without listening yet; `listen(1024)` follows once the app is ready (a backlog
+/// of 1024: the default 128 drops handshakes in a burst of new connections, which clients then
+/// retry up to a second later).
+async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpSocket> {
     let addr = tokio::net::lookup_host(addr).await?.next().ok_or_else(|| {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to listen on")
     })?;
@@ -300,7 +341,7 @@ async fn listen(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
     };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
-    socket.listen(1024)
+    Ok(socket)
 }
 
 /// Resolves on ctrl-c or SIGTERM.

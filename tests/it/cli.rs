@@ -577,3 +577,100 @@ async fn search_survives_kill_9_mid_indexing_and_reindex_rebuilds_it() {
         text(&out.stderr)
     );
 }
+
+/// Runs `serve` expecting it to refuse to start; returns (exit code, stderr, files left in `dir`).
+fn serve_refused(dir: &std::path::Path, args: &[&str]) -> (i32, String, Vec<String>) {
+    let mut all = vec!["serve"];
+    all.extend_from_slice(args);
+    let out = promptyard(dir, &all, None);
+    let left: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    (out.status.code().unwrap_or(-1), text(&out.stderr), left)
+}
+
+#[test]
+fn serve_names_a_taken_port_and_an_unusable_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    // A taken port: exit 4, before anything is written (no key file, no data directory).
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, err, left) = serve_refused(dir.path(), &["--listen", &addr, "--data-dir", "data"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot listen on {addr}: another program is using it"
+        )),
+        "{err}"
+    );
+    assert!(left.is_empty(), "it wrote {left:?} before failing");
+
+    // A data directory that is a file: exit 3, naming it.
+    std::fs::write(dir.path().join("notadir"), "x").unwrap();
+    let (code, err, _) = serve_refused(
+        dir.path(),
+        &["--listen", "127.0.0.1:0", "--data-dir", "notadir"],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("the data directory notadir cannot be used"),
+        "{err}"
+    );
+
+    // A bad configuration: exit 2, naming the key.
+    std::fs::write(dir.path().join("bad.toml"), "listen = \"nowhere\"\n").unwrap();
+    let (code, err, _) = serve_refused(dir.path(), &["--config", "bad.toml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`listen`"), "{err}");
+}
+
+/// A data directory this user may not write in: run as `nobody` (root writes anywhere), from a
+/// copy of the binary that user can reach.
+#[test]
+fn serve_names_a_read_only_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = running_as_root();
+    let bin = dir.path().join("promptyard");
+    std::fs::copy(env!("CARGO_BIN_EXE_promptyard"), &bin).unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for (p, mode) in [
+        (dir.path(), 0o755),
+        (data.as_path(), 0o555),
+        (bin.as_path(), 0o755),
+    ] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let mut cmd = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
+        c
+    } else {
+        Command::new(&bin)
+    };
+    let out = cmd
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .current_dir(dir.path())
+        .env_remove("PROMPTYARD_CONFIG")
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("this user cannot write in it"), "{err}");
+}
+
+/// Whether the tests run as root (uid 0), read from /proc (no libc call needed).
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                == Some("0")
+        })
+        .unwrap_or(false)
+}
