@@ -77,6 +77,7 @@ impl App {
             key.clone(),
             clock.clone(),
         )?;
+        let backup_key = key.clone();
         let providers = Providers::new(store.clone(), clock.clone(), key, outbound);
         let (recorder, recorder_task) = Recorder::spawn(store.clone());
         let overrides: Vec<(String, Price)> = config
@@ -160,6 +161,16 @@ impl App {
             .get("/metrics", Permission::Public, serve_metrics)
             .into_parts();
         table.extend(metrics_table);
+        let (backup_router, backup_table) =
+            api::backup::routes(Routes::new(auth.clone(), edge.clone())).into_parts();
+        table.extend(backup_table);
+        let backup_state = api::backup::BackupState {
+            store: store.clone(),
+            data_dir: config.data_dir.clone(),
+            key: backup_key,
+            token: api::backup::write_token(&config.data_dir)?,
+            clock: auth.clock().clone(),
+        };
         table.extend(web_table);
         table.extend(api_table);
         let scrape = Scrape {
@@ -172,6 +183,7 @@ impl App {
         let router = health
             .with_state(store.clone())
             .merge(metrics_router.with_state(scrape))
+            .merge(backup_router.with_state(backup_state))
             .merge(api)
             .merge(web)
             .fallback(not_found)

@@ -62,6 +62,26 @@ pub enum Command {
     /// Rebuild the search index from the store, with a progress bar (stop the server first).
     /// A server also rebuilds a missing or outdated index by itself on start, while serving.
     Reindex,
+    /// Write a consistent backup (data file, uploaded files, a manifest) while the server runs
+    /// and writes, or while it is stopped. With Postgres the archive holds the uploaded files;
+    /// back the database up with pg_dump.
+    ///
+    /// Example: promptyard backup --to /backups/promptyard-$(date +%F).tar.gz
+    Backup {
+        /// The archive to write (a gzipped tar).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// Also put the master key in the archive (then keep it as safe as the key).
+        #[arg(long)]
+        include_key: bool,
+    },
+    /// Restore a backup into an empty data directory (stop the server first). The search index
+    /// is rebuilt when the server starts.
+    Restore {
+        /// The archive to read.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
 }
 
 /// Account provisioning.
@@ -211,6 +231,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Admin(cmd) => admin(cmd, config).await,
         Command::Reindex => reindex(config).await,
+        Command::Backup { to, include_key } => {
+            crate::backup::command::backup(&config, &to, include_key).await
+        }
+        Command::Restore { from } => crate::backup::command::restore(&config, &from).await,
     }
 }
 

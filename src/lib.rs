@@ -11,6 +11,8 @@ pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod auth;
+/// Backup and restore archives.
+pub mod backup;
 /// Infrastructure: blob storage (profile pictures) over object_store.
 pub mod blob;
 pub mod cli;

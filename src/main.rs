@@ -22,7 +22,13 @@ async fn main() -> ExitCode {
     };
     let quiet = matches!(
         cli.command,
-        Some(Command::CheckConfig | Command::Admin(_) | Command::Reindex)
+        Some(
+            Command::CheckConfig
+                | Command::Admin(_)
+                | Command::Reindex
+                | Command::Backup { .. }
+                | Command::Restore { .. }
+        )
     );
     if quiet {
         for w in &loaded.warnings {

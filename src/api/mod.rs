@@ -2,6 +2,7 @@
 //! Errors are `{"error":{"code","message","field"}}` with the right status (429 with
 //! `Retry-After` for login limits). Later issues add the public OpenAI-compatible `/v1`.
 
+pub mod backup;
 mod community;
 mod gateway;
 mod search;

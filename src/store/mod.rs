@@ -30,6 +30,9 @@ use crate::error::{Error, Result};
 pub use identity::IdentityStore;
 pub use open::{StorageUrl, open};
 
+/// Work done while a store's writes are paused: given the data file, if there is one.
+pub type PausedWork = Box<dyn FnOnce(Option<&std::path::Path>) -> Result<()> + Send>;
+
 /// Largest page any `list_*` returns.
 pub const MAX_PAGE: usize = 200;
 
@@ -558,6 +561,11 @@ pub trait Store:
 {
     /// Whether the store answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
+
+    /// Runs `f` while no write can commit (for a consistent backup), handing it the data file
+    /// when the store is one (redb). Postgres runs it at once with `None`: its data is
+    /// `pg_dump`'s to back up.
+    async fn with_writes_paused(&self, f: PausedWork) -> Result<()>;
 
     /// The backend's name, for logs.
     fn backend(&self) -> &'static str;

@@ -19,6 +19,8 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     /// Every registered route with its declared permission.
     pub routes: Vec<promptyard::http::routes::RouteSpec>,
+    /// The data directory.
+    pub data_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
     /// (server URL, database) of a Postgres-backed app, dropped by `stop`.
     pg: Option<(String, String)>,
@@ -59,6 +61,7 @@ impl TestApp {
             clock,
             store,
             routes,
+            data_dir: config.data_dir.clone(),
             _dir: dir,
             pg: None,
             shutdown: Some(tx),

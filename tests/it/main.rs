@@ -10,6 +10,7 @@ mod analytics;
 mod api;
 mod audit;
 mod auth;
+mod backup;
 mod cli;
 mod community;
 mod edge;

@@ -41,6 +41,7 @@ const EXPECTED: &[(&str, &str, Need)] = &[
     ("GET", "/healthz", Public),
     ("GET", "/readyz", Public),
     ("GET", "/metrics", Public),
+    ("POST", "/internal/backup", Public),
     ("GET", "/assets/{file}", Public),
     ("GET", "/assets/m/{tree}/{*path}", Public),
     ("GET", "/", Public),

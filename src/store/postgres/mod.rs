@@ -192,6 +192,12 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn with_writes_paused(&self, f: crate::store::PausedWork) -> Result<()> {
+        tokio::task::spawn_blocking(move || f(None))
+            .await
+            .map_err(Error::internal)?
+    }
+
     fn backend(&self) -> &'static str {
         "postgres"
     }

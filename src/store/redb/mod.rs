@@ -338,6 +338,19 @@ impl Store for RedbStore {
         .await
     }
 
+    async fn with_writes_paused(&self, f: crate::store::PausedWork) -> Result<()> {
+        let path = self.path.clone();
+        self.blocking(move |db, _| {
+            // The single writer, held and never committed: every commit before it is in the
+            // file, none after it can start until the work is done.
+            let txn = db.begin_write()?;
+            let result = f(Some(&path));
+            txn.abort()?;
+            result
+        })
+        .await
+    }
+
     fn backend(&self) -> &'static str {
         "redb"
     }
