@@ -292,6 +292,7 @@ pub const EXIT_DATA_DIR: u8 = 3;
 pub const EXIT_ADDRESS: u8 = 4;
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let shutdown = shutdown_signal();
     // The address is taken before anything else happens (no key file, no migration), and
     // connections are only accepted once the store is open and migrated.
     let socket = match bind(&config.listen).await {
@@ -334,7 +335,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     if app.store().count_users().await.map_err(explain)? == 0 {
         tracing::info!("no accounts yet: open http://{addr}/setup to create the administrator");
     }
-    app.serve(listener, shutdown_signal()).await?;
+    app.serve(listener, shutdown).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -368,27 +369,44 @@ async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpSocket> {
     Ok(socket)
 }
 
-/// Resolves on ctrl-c or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on ctrl-c or SIGTERM. The handlers are installed when this is called, not when it
+/// is first awaited, so a signal that arrives while the server is starting is not lost (and
+/// does not kill the process with the default action).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match term.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let int = async {
+                match int.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = term => {},
+                () = int => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }
 
 /// Turns a domain error into a message for the terminal, with the internal cause.

@@ -6,6 +6,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod adapters;
+mod airgap;
 mod analytics;
 mod api;
 mod audit;
