@@ -170,6 +170,7 @@ impl App {
             key: backup_key,
             token: api::backup::write_token(&config.data_dir)?,
             clock: auth.clock().clone(),
+            config: config.to_redacted_toml(),
         };
         table.extend(web_table);
         table.extend(api_table);

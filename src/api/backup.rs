@@ -37,6 +37,8 @@ pub struct BackupState {
     pub token: String,
     /// The clock's time as RFC 3339, for the manifest.
     pub clock: crate::clock::Clock,
+    /// The effective configuration, secrets shown as `***`.
+    pub config: String,
 }
 
 /// Adds the route.
@@ -100,6 +102,7 @@ async fn backup(
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(Error::internal)?;
     let out = tmp.clone();
+    let config = s.config.clone();
     s.store
         .with_writes_paused(Box::new(move |db| {
             let file = std::fs::File::create(&out)
@@ -109,6 +112,7 @@ async fn backup(
                 db,
                 &blobs,
                 key.as_deref(),
+                &config,
                 created_at,
             )
             .map(|_| ())

@@ -47,6 +47,7 @@ pub async fn backup(config: &Config, to: &Path, include_key: bool) -> anyhow::Re
         None
     };
     let blobs = config.data_dir.join("blobs");
+    let effective = config.to_redacted_toml();
     let clock = Clock::system();
     let manifest_note = match &url {
         StorageUrl::Redb(path) => match store::open(&url, clock.clone()).await {
@@ -58,8 +59,15 @@ pub async fn backup(config: &Config, to: &Path, include_key: bool) -> anyhow::Re
                         let file = std::fs::File::create(&out).map_err(|e| {
                             Error::internal(format!("cannot write {}: {e}", out.display()))
                         })?;
-                        crate::backup::write_archive(file, db, &blobs, key.as_deref(), created)
-                            .map(|_| ())
+                        crate::backup::write_archive(
+                            file,
+                            db,
+                            &blobs,
+                            key.as_deref(),
+                            &effective,
+                            created,
+                        )
+                        .map(|_| ())
                     }))
                     .await
                     .map_err(anyhow::Error::new)?;
@@ -75,7 +83,7 @@ pub async fn backup(config: &Config, to: &Path, include_key: bool) -> anyhow::Re
             let created = now_rfc3339(&clock);
             let file = std::fs::File::create(&partial)
                 .with_context(|| format!("cannot write {}", partial.display()))?;
-            crate::backup::write_archive(file, None, &blobs, key.as_deref(), created)
+            crate::backup::write_archive(file, None, &blobs, key.as_deref(), &effective, created)
                 .map_err(anyhow::Error::new)?;
             eprintln!(
                 "note: with Postgres this archive holds the blobs{}; back the database up with \

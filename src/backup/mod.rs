@@ -7,7 +7,8 @@
 //! committed state of the database. Writers wait for the copy (runs queue in the recorder).
 //! With Postgres the database is backed up with `pg_dump`; the archive then holds the blobs.
 //!
-//! The search index is not in the archive: a restored server rebuilds it on start.
+//! The archive also holds the effective configuration at backup time, secrets shown as `***`,
+//! for reference. The search index is not in it: a restored server rebuilds it on start.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -30,6 +31,8 @@ const BLOBS_ENTRY: &str = "blobs";
 const KEY_ENTRY: &str = "promptyard.key";
 /// Name of the manifest inside the archive.
 const MANIFEST_ENTRY: &str = "manifest.json";
+/// The effective configuration at backup time, secrets shown as `***`, for reference.
+const CONFIG_ENTRY: &str = "promptyard.effective.toml";
 
 /// What an archive holds.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -57,6 +60,7 @@ pub fn write_archive(
     db_file: Option<&Path>,
     blobs_dir: &Path,
     key: Option<&[u8]>,
+    config: &str,
     created_at: String,
 ) -> Result<Manifest> {
     let mut tar = tar::Builder::new(GzEncoder::new(out, Compression::fast()));
@@ -96,6 +100,12 @@ pub fn write_archive(
         tar.append_data(&mut header, KEY_ENTRY, key)
             .map_err(|e| io("cannot add the master key", e))?;
     }
+    let mut header = tar::Header::new_gnu();
+    header.set_size(config.len() as u64);
+    header.set_mode(0o600);
+    header.set_cksum();
+    tar.append_data(&mut header, CONFIG_ENTRY, config.as_bytes())
+        .map_err(|e| io("cannot add the configuration", e))?;
     let manifest = Manifest {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         created_at,
@@ -187,6 +197,9 @@ pub fn restore_archive(input: impl Read, targets: &Targets) -> Result<Manifest> 
                     .map_err(|e| Error::invalid("from", format!("a bad manifest: {e}")))?,
             );
             continue;
+        } else if name == Path::new(CONFIG_ENTRY) {
+            // Kept beside the data for reference; the server reads its own configuration file.
+            dir.join(CONFIG_ENTRY)
         } else if name == Path::new(DB_ENTRY) {
             targets.db_file.clone()
         } else if name == Path::new(KEY_ENTRY) {

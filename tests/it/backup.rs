@@ -133,6 +133,8 @@ async fn a_backup_taken_while_writing_restores_everything_acknowledged_before_it
         !restored.join("index").exists(),
         "the index is rebuilt, not restored"
     );
+    let effective = std::fs::read_to_string(restored.join("promptyard.effective.toml")).unwrap();
+    assert!(effective.contains("[outbound]"), "{effective}");
 
     let db = restored.join("promptyard.redb");
     let store: Arc<dyn Store> = Arc::new(
