@@ -11,9 +11,10 @@ DIST="$3"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 ROOT="$(mktemp -d)"
+chmod 0755 "$ROOT"
 trap 'rm -rf "$ROOT"' EXIT
 
-install -D -m 0755 "$BIN" "$ROOT/usr/bin/promptyard"
+install -D -s -m 0755 "$BIN" "$ROOT/usr/bin/promptyard"
 install -D -m 0644 "$REPO/systemd/promptyard.service" "$ROOT/lib/systemd/system/promptyard.service"
 install -D -m 0640 "$REPO/config.example.toml" "$ROOT/etc/promptyard/promptyard.toml"
 install -D -m 0644 "$REPO/LICENSE" "$ROOT/usr/share/doc/promptyard/copyright"
