@@ -62,7 +62,7 @@ fi
 
 rm -rf "${DIST:?}/$NAME"
 mkdir -p "$DIST/$NAME"
-# Symbols stripped: 92 MB becomes about a third.
+# Symbols stripped (92 MB to 84 MB here).
 install -s -m 0755 "$BIN" "$DIST/$NAME/promptyard"
 install -m 0644 config.example.toml LICENSE README.md "$DIST/$NAME/"
 install -m 0644 systemd/promptyard.service "$DIST/$NAME/"
