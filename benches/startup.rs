@@ -16,8 +16,8 @@ use promptyard::clock::Clock;
 use promptyard::domain::{
     DisplayName, Email, InstanceRole, NewAuditEvent, NewUser, ProviderKind, Run, RunId, RunState,
 };
-use promptyard::store::Store;
 use promptyard::store::redb::RedbStore;
+use promptyard::store::{RunStore, UserStore, WorkspaceStore};
 
 const RUNS: usize = 200_000;
 const STARTS: usize = 5;
@@ -32,7 +32,12 @@ fn free_port() -> u16 {
 
 fn spawn(dir: &Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_promptyard"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(dir.join("data"))
         .current_dir(dir)
         .env("PROMPTYARD_LOG__LEVEL", "warn")
@@ -45,7 +50,10 @@ fn spawn(dir: &Path, port: u16) -> Child {
 async fn wait_healthy(port: u16) {
     let url = format!("http://127.0.0.1:{port}/healthz");
     for _ in 0..6000 {
-        if reqwest::get(&url).await.is_ok_and(|r| r.status().is_success()) {
+        if reqwest::get(&url)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -140,7 +148,10 @@ async fn fill(dir: &Path, runs: usize) {
             created_at: now - time::Duration::seconds((runs - n) as i64),
         });
         if batch.len() == 5_000 {
-            store.create_runs(std::mem::take(&mut batch), vec![]).await.unwrap();
+            store
+                .create_runs(std::mem::take(&mut batch), vec![])
+                .await
+                .unwrap();
         }
     }
     if !batch.is_empty() {
