@@ -168,7 +168,7 @@ impl App {
             store: store.clone(),
             data_dir: config.data_dir.clone(),
             key: backup_key,
-            token: api::backup::write_token(&config.data_dir)?,
+            token: crate::backup::write_token(&config.data_dir)?,
             clock: auth.clock().clone(),
             config: config.to_redacted_toml(),
         };
@@ -299,11 +299,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// The master key: from the configuration, else from its key file (created with mode 0600 on
 /// first use, beside the configuration file). Returns where it came from, for the log.
 pub fn master_key(config: &Config) -> Result<(MasterKey, KeySource, PathBuf)> {
-    let path = if config.secrets.master_key_file.trim().is_empty() {
-        config.config_dir.join("promptyard.key")
-    } else {
-        PathBuf::from(config.secrets.master_key_file.trim())
-    };
+    let path = master_key_path(config);
     if !config.secrets.master_key.trim().is_empty() {
         return Ok((
             MasterKey::parse(&config.secrets.master_key)?,
@@ -321,6 +317,16 @@ pub fn master_key(config: &Config) -> Result<(MasterKey, KeySource, PathBuf)> {
         );
     }
     Ok((key, source, path))
+}
+
+/// Where the master key file is (or would be): `secrets.master_key_file`, else
+/// `promptyard.key` beside the configuration file.
+pub fn master_key_path(config: &Config) -> PathBuf {
+    if config.secrets.master_key_file.trim().is_empty() {
+        config.config_dir.join("promptyard.key")
+    } else {
+        PathBuf::from(config.secrets.master_key_file.trim())
+    }
 }
 
 /// Refuses a freshly generated master key when sealed provider keys already exist: they were
@@ -413,13 +419,7 @@ async fn serve_metrics(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        let ok = sent.len() == s.token.len()
-            && sent
-                .bytes()
-                .zip(s.token.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if !ok {
+        if !crate::crypto::constant_time_eq(sent.as_bytes(), s.token.as_bytes()) {
             return (
                 StatusCode::UNAUTHORIZED,
                 [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],

@@ -11,18 +11,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::crypto::MasterKey;
+use crate::backup::{BACKUP, TOKEN_HEADER};
+use crate::crypto::{MasterKey, constant_time_eq};
 use crate::error::{Error, Result};
 use crate::http::extract::Query;
 use crate::http::routes::{Permission, Routes};
 use crate::store::Store;
-
-/// The path of the endpoint.
-pub const BACKUP: &str = "/internal/backup";
-/// The header carrying the token.
-pub const TOKEN_HEADER: &str = "x-promptyard-backup-token";
-/// The token's file name in the data directory.
-pub const TOKEN_FILE: &str = ".backup-token";
 
 /// What the endpoint needs.
 #[derive(Clone)]
@@ -46,24 +40,6 @@ pub fn routes(r: Routes<BackupState>) -> Routes<BackupState> {
     r.post(BACKUP, Permission::Public, backup)
 }
 
-/// Writes a fresh random token to the data directory (mode 0600) and returns it.
-pub fn write_token(data_dir: &std::path::Path) -> Result<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| Error::internal(e.to_string()))?;
-    let token = hex::encode(bytes);
-    let path = data_dir.join(TOKEN_FILE);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&path)
-        .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))?;
-    std::io::Write::write_all(&mut file, token.as_bytes())
-        .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))?;
-    Ok(token)
-}
-
 #[derive(Deserialize, Default)]
 struct BackupQuery {
     /// `1` puts the master key in the archive.
@@ -82,12 +58,7 @@ async fn backup(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let ok = peer.ip().to_canonical().is_loopback()
-        && sent.len() == s.token.len()
-        && sent
-            .bytes()
-            .zip(s.token.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
+        && constant_time_eq(sent.as_bytes(), s.token.as_bytes());
     if !ok {
         return Err(Error::NotFound);
     }

@@ -32,7 +32,7 @@ use url::Url;
 
 use crate::clock::Clock;
 use crate::config::{OidcProviderConfig, Registration};
-use crate::crypto::MasterKey;
+use crate::crypto::{MasterKey, constant_time_eq};
 use crate::domain::UserId;
 use crate::error::{Error, Result};
 use crate::llm::outbound::Outbound;
@@ -510,10 +510,6 @@ impl Oidc {
             intent: pending.intent,
         })
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn token_error<RE: std::error::Error + 'static>(

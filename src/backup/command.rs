@@ -7,12 +7,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::api::backup::{BACKUP, TOKEN_FILE, TOKEN_HEADER};
-use crate::app::{master_key, storage_url};
+use super::{BACKUP, TOKEN_FILE, TOKEN_HEADER};
+use crate::app::{master_key, master_key_path, storage_url};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::Error;
@@ -204,13 +205,4 @@ pub async fn restore(config: &Config, from: &Path) -> anyhow::Result<ExitCode> {
     }
     println!("{said}. The search index is rebuilt when the server starts.");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Where the master key file is (or would be) for this configuration.
-fn master_key_path(config: &Config) -> PathBuf {
-    if config.secrets.master_key_file.trim().is_empty() {
-        config.config_dir.join("promptyard.key")
-    } else {
-        PathBuf::from(config.secrets.master_key_file.trim())
-    }
 }

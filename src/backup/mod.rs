@@ -23,6 +23,32 @@ use crate::error::{Error, Result};
 
 pub mod command;
 
+/// The running server's backup endpoint (loopback only, with the token).
+pub const BACKUP: &str = "/internal/backup";
+/// The header carrying the token.
+pub const TOKEN_HEADER: &str = "x-promptyard-backup-token";
+/// The token's file name in the data directory.
+pub const TOKEN_FILE: &str = ".backup-token";
+
+/// Writes a fresh random token to the data directory (mode 0600) and returns it; the server
+/// does this at start, and `promptyard backup` shows it to ask the server for a snapshot.
+pub fn write_token(data_dir: &Path) -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Error::internal(e.to_string()))?;
+    let token = hex::encode(bytes);
+    let path = data_dir.join(TOKEN_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))?;
+    file.write_all(token.as_bytes())
+        .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))?;
+    Ok(token)
+}
+
 /// Name of the data file inside the archive.
 const DB_ENTRY: &str = "promptyard.redb";
 /// Prefix of the blobs inside the archive.
