@@ -91,6 +91,8 @@ async fn main() {
                     provider: Some(ProviderKind::Openai),
                     model: MODELS[(ui * 7 + k + day as usize) % MODELS.len()].into(),
                     requested_model: None,
+                    params: None,
+                    detail: None,
                     cached: false,
                     input_tokens: 200 + n % 1000,
                     output_tokens: 50 + n % 300,

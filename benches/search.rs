@@ -340,6 +340,8 @@ fn run(ws: WorkspaceId, user: UserId, rng: &mut Rng, marker: &str) -> Run {
         provider: Some(ProviderKind::OpenaiCompatible),
         model: MODELS[rng.below(MODELS.len())].into(),
         requested_model: None,
+        params: None,
+        detail: None,
         cached: false,
         input_tokens: 10,
         output_tokens: 20,

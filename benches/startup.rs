@@ -134,6 +134,8 @@ async fn fill(dir: &Path, runs: usize) {
             provider: Some(ProviderKind::Openai),
             model: "gpt-4o-mini".into(),
             requested_model: None,
+            params: None,
+            detail: None,
             cached: false,
             input_tokens: 100,
             output_tokens: 100,

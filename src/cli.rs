@@ -478,6 +478,7 @@ async fn admin(cmd: AdminCommand, config: Config) -> anyhow::Result<ExitCode> {
                 api_key,
                 clear_key: false,
                 models: args.models,
+                drop_unsupported: false,
             };
             let conn = providers
                 .create(&actor, workspace, input, None)

@@ -8,6 +8,7 @@ pub mod community;
 pub mod governance;
 pub mod identity;
 pub mod ids;
+pub mod json_schema;
 pub mod provider;
 pub mod run;
 pub mod session;

@@ -107,6 +107,10 @@ pub struct Connection {
     /// Model ids it offers (discovered and manual).
     #[serde(default)]
     pub models: Vec<String>,
+    /// Drop request parameters the provider cannot honour (recorded on the run) instead of
+    /// refusing the call.
+    #[serde(default)]
+    pub drop_unsupported: bool,
     /// Who made it.
     pub created_by: Option<UserId>,
     /// When.
@@ -127,6 +131,7 @@ impl fmt::Debug for Connection {
             .field("base_url", &self.base_url)
             .field("has_key", &self.sealed_key.is_some())
             .field("models", &self.models)
+            .field("drop_unsupported", &self.drop_unsupported)
             .finish_non_exhaustive()
     }
 }

@@ -100,6 +100,15 @@ pub struct Run {
     /// Files the context builder included (paths, sizes, hashes, token counts); never contents.
     #[serde(default)]
     pub context_manifest: Option<serde_json::Value>,
+    /// Every setting sent besides the model and messages (tools, tool choice, response format,
+    /// sampling parameters, metadata), as OpenAI's request fields.
+    #[serde(default)]
+    pub params: Option<serde_json::Value>,
+    /// What came back besides the text: `tool_calls`, `refusal`, `logprobs`, and the flags
+    /// `invalid_tool_arguments` (indices of calls whose arguments are not JSON) and `dropped`
+    /// (parameters the connection dropped).
+    #[serde(default)]
+    pub detail: Option<serde_json::Value>,
     /// When it started.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

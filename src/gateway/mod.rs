@@ -3,6 +3,7 @@
 //! writes every run. It joins `store` to
 //! `llm` and never imports axum or maud.
 
+mod answer;
 pub mod budgets;
 pub mod limits;
 mod open;

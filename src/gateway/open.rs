@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use super::Providers;
 use super::pipeline::RunRequest;
 use crate::domain::{ConnectionId, ProviderKind, WorkspaceId};
-use crate::llm::adapters::{chat_stream, chat_whole};
+use crate::llm::adapters::{chat_stream, chat_whole, drop_unsupported, unsupported};
 use crate::llm::chat::{ChatEvent, ChatRequest, ChatStream, LlmError};
 use crate::store::Store;
 
@@ -21,17 +21,20 @@ pub(super) struct Opened {
     pub(super) conn: Option<(ConnectionId, ProviderKind)>,
     /// The model answering.
     pub(super) model: String,
-    /// The answer's stream, or why no model could answer.
-    pub(super) result: Result<ChatStream, String>,
+    /// The answer's stream, or why no model could answer (with the last model's error, which
+    /// decides the status `/v1` answers).
+    pub(super) result: Result<ChatStream, (String, Option<LlmError>)>,
     /// Served from the cache: (prompt tokens, output tokens) of the original call.
     pub(super) cached: Option<(u64, u64)>,
+    /// Parameters the answering connection dropped because its provider cannot honour them.
+    pub(super) dropped: Vec<String>,
 }
 
 /// The cache lookup, routing and the start of the upstream call.
 pub(super) type Starting = Pin<Box<dyn Future<Output = Opened> + Send>>;
 
 /// The cache key of a request in a workspace: SHA-256 over the workspace and the exact request
-/// (model, messages, temperature, token limit, stop sequences).
+/// (every field: model, messages, tools, response format, sampling parameters).
 pub(super) fn cache_key(workspace: WorkspaceId, chat: &ChatRequest) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(workspace.0.as_bytes());
@@ -67,6 +70,7 @@ pub(super) async fn open(
                     model: hit.model,
                     result: Ok(Box::pin(futures_util::stream::iter(events))),
                     cached: Some((hit.input_tokens, hit.output_tokens)),
+                    dropped: Vec::new(),
                 };
             }
             Ok(_) => {}
@@ -74,6 +78,7 @@ pub(super) async fn open(
         }
     }
     let mut failures: Vec<(String, String)> = Vec::new();
+    let mut last_error: Option<LlmError> = None;
     let mut last_conn = None;
     for model in &route {
         let mut chat = req.chat.clone();
@@ -82,21 +87,28 @@ pub(super) async fn open(
             Ok(conn) => conn,
             Err(e) => {
                 failures.push((model.clone(), e.to_string()));
+                last_error = None;
                 continue;
             }
         };
         last_conn = Some((conn.id, conn.kind));
+        let mut dropped = Vec::new();
+        if conn.drop_unsupported {
+            (chat, dropped) = drop_unsupported(conn.kind, &chat);
+        } else if let Some(u) = unsupported(conn.kind, &chat).into_iter().next() {
+            failures.push((model.clone(), u.message.clone()));
+            last_error = Some(u.into());
+            continue;
+        }
         let started = match providers.endpoint(&conn) {
-            Ok(ep) => start_with_retries(&providers, &ep, &chat, req.stream)
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(ep) => start_with_retries(&providers, &ep, &chat, req.stream).await,
             Err(e) => {
                 tracing::error!(connection = %conn.id, error = ?e, "cannot open a provider key");
-                Err(
+                Err(LlmError::Unauthorized(
                     "the connection's API key cannot be opened; an admin must check the \
                      master key"
                         .to_owned(),
-                )
+                ))
             }
         };
         match started {
@@ -109,9 +121,13 @@ pub(super) async fn open(
                     model: model.clone(),
                     result: Ok(stream),
                     cached: None,
+                    dropped,
                 };
             }
-            Err(message) => failures.push((model.clone(), message)),
+            Err(e) => {
+                failures.push((model.clone(), e.to_string()));
+                last_error = Some(e);
+            }
         }
     }
     let error = match failures.as_slice() {
@@ -125,8 +141,9 @@ pub(super) async fn open(
     Opened {
         conn: last_conn,
         model: req.chat.model.clone(),
-        result: Err(error),
+        result: Err((error, last_error)),
         cached: None,
+        dropped: Vec::new(),
     }
 }
 

@@ -16,6 +16,7 @@ use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 
 use super::Providers;
+use super::answer::{add_tool_call, detail};
 use super::budgets::{Budgets, Reservation};
 use super::limits::{Caller, Limits};
 use super::open::{Starting, cache_key, open};
@@ -28,10 +29,11 @@ use crate::domain::{
 };
 use crate::error::Result;
 use crate::llm::chat::{
-    ChatEvent, ChatMessage, ChatRequest, ChatStream, LlmError, openai_finish_reason,
+    ChatEvent, ChatMessage, ChatRequest, ChatStream, LlmError, ToolCall, ToolCallDelta,
+    openai_finish_reason,
 };
+use crate::llm::estimate::{messages_tokens, output_tokens, request_tokens};
 use crate::llm::pricing::PriceTable;
-use crate::llm::tokens::count_for_model;
 use crate::store::Store;
 
 /// What a caller asks the gateway to run.
@@ -83,6 +85,19 @@ pub enum RunEvent {
         /// The text.
         text: String,
     },
+    /// More of a tool call (the first fragment of a call has its id and name).
+    #[serde(rename = "tool_call")]
+    ToolCall(ToolCallDelta),
+    /// More of the model's refusal.
+    Refusal {
+        /// The text.
+        text: String,
+    },
+    /// Log probabilities of output tokens, as OpenAI's `logprobs.content` entries.
+    Logprobs {
+        /// The entries.
+        content: Vec<serde_json::Value>,
+    },
     /// The outcome, as recorded.
     Finished(RunSummary),
 }
@@ -113,6 +128,18 @@ pub struct RunSummary {
     /// Why the answer ended, in OpenAI's vocabulary (`stop`, `length`, `content_filter`,
     /// `tool_calls`); `None` when it did not complete or the provider did not say.
     pub finish_reason: Option<&'static str>,
+    /// The tool calls of the answer, assembled, arguments as the model wrote them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// The model's refusal, if it refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+    /// Log probabilities of the output tokens, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Vec<serde_json::Value>>,
+    /// The provider's error, when it failed; it decides the status `/v1` answers.
+    #[serde(skip)]
+    pub failure: Option<LlmError>,
 }
 
 /// The gateway; cheap to clone.
@@ -147,6 +174,14 @@ struct Running {
     reservation: Option<Reservation>,
     /// The cache key, when this call may be stored in (or came from) the cache.
     cache_key: Option<[u8; 32]>,
+    /// The answer's tool calls so far, by index.
+    tool_calls: Vec<ToolCall>,
+    refusal: String,
+    logprobs: Vec<serde_json::Value>,
+    /// Parameters the connection dropped.
+    dropped: Vec<String>,
+    /// The provider's error, if it failed.
+    failure: Option<LlmError>,
     done: bool,
 }
 
@@ -240,17 +275,7 @@ impl Gateway {
         let settings = self.settings(req.workspace).await?;
         let budgeted = settings.budget_usd.is_some() || settings.member_budget_usd.is_some();
         let counts = self.limits.counts_tokens(&settings) || budgeted;
-        let tokens = if counts {
-            let text: String = req
-                .chat
-                .messages
-                .iter()
-                .map(|m| m.content.as_str())
-                .collect();
-            count_for_model(&req.chat.model, &text) as u64
-        } else {
-            0
-        };
+        let tokens = if counts { request_tokens(&req.chat) } else { 0 };
         let who = Caller {
             key: req.api_key.map(|k| k.0),
             user: req.user.0,
@@ -337,6 +362,8 @@ impl Gateway {
             prompt,
             output: String::new(),
             context_manifest: req.context_manifest.clone(),
+            params: req.chat.params(),
+            detail: None,
             created_at: self.clock.now(),
         };
         let settings = admission.settings;
@@ -375,6 +402,11 @@ impl Gateway {
             settings,
             reservation: admission.reservation,
             cache_key,
+            tool_calls: Vec::new(),
+            refusal: String::new(),
+            logprobs: Vec::new(),
+            dropped: Vec::new(),
+            failure: None,
             done: false,
         }
     }
@@ -426,17 +458,11 @@ impl Running {
             // A call refused before any output consumed nothing worth counting.
             None if nothing_used => (0, 0),
             None => {
-                let prompt_text: String = serde_json::from_str::<Vec<ChatMessage>>(&run.prompt)
-                    .map(|m| {
-                        m.into_iter()
-                            .map(|m| m.content)
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    })
-                    .unwrap_or_default();
+                let messages: Vec<ChatMessage> =
+                    serde_json::from_str(&run.prompt).unwrap_or_default();
                 (
-                    count_for_model(&run.model, &prompt_text) as u64,
-                    count_for_model(&run.model, &run.output) as u64,
+                    messages_tokens(&run.model, &messages),
+                    output_tokens(&run.model, &run.output, &self.tool_calls),
                 )
             }
         };
@@ -459,6 +485,18 @@ impl Running {
         run.ttft_ms = self
             .first_output
             .map(|t| u64::try_from((t - self.started).as_millis()).unwrap_or(u64::MAX));
+        if !self.tool_calls.is_empty() && self.finish_reason == Some("stop") {
+            // Gemini and some local servers end a turn of tool calls with a plain stop.
+            self.finish_reason = Some("tool_calls");
+        }
+        let refusal = (!self.refusal.is_empty()).then(|| std::mem::take(&mut self.refusal));
+        let logprobs = (!self.logprobs.is_empty()).then(|| std::mem::take(&mut self.logprobs));
+        run.detail = detail(
+            &self.tool_calls,
+            refusal.as_deref(),
+            logprobs.as_deref(),
+            &self.dropped,
+        );
         let summary = RunSummary {
             run_id: run.id,
             model: run.model.clone(),
@@ -471,10 +509,17 @@ impl Running {
             latency_ms: run.latency_ms,
             ttft_ms: run.ttft_ms,
             finish_reason: self.finish_reason,
+            tool_calls: self.tool_calls.clone(),
+            refusal,
+            logprobs,
+            failure: self.failure.take(),
         };
+        // The cache keeps text answers only: one with tool calls, a refusal or log
+        // probabilities is not replayed from it.
         if let Some(key) = self.cache_key
             && !run.cached
             && run.state == RunState::Completed
+            && run.detail.is_none()
         {
             self.store_in_cache(key, &run);
         }
@@ -498,6 +543,8 @@ impl Running {
             Retention::Metadata => Some(Run {
                 prompt: String::new(),
                 output: String::new(),
+                params: None,
+                detail: None,
                 ..run
             }),
             Retention::None => None,
@@ -535,9 +582,13 @@ impl Stream for Running {
                 run.requested_model = Some(std::mem::replace(&mut run.model, opened.model));
             }
             run.cached = opened.cached.is_some();
+            this.dropped = opened.dropped;
             match opened.result {
                 Ok(stream) => this.upstream = Some(stream),
-                Err(message) => run.error = Some(message),
+                Err((message, error)) => {
+                    run.error = Some(message);
+                    this.failure = error;
+                }
             }
             return Poll::Ready(Some(RunEvent::Started {
                 run_id: run.id,
@@ -563,6 +614,20 @@ impl Stream for Running {
                     }
                     return Poll::Ready(Some(RunEvent::Delta { text }));
                 }
+                Poll::Ready(Some(Ok(ChatEvent::ToolCall(delta)))) => {
+                    this.first_output.get_or_insert_with(Instant::now);
+                    add_tool_call(&mut this.tool_calls, &delta);
+                    return Poll::Ready(Some(RunEvent::ToolCall(delta)));
+                }
+                Poll::Ready(Some(Ok(ChatEvent::Refusal(text)))) => {
+                    this.first_output.get_or_insert_with(Instant::now);
+                    this.refusal.push_str(&text);
+                    return Poll::Ready(Some(RunEvent::Refusal { text }));
+                }
+                Poll::Ready(Some(Ok(ChatEvent::Logprobs(content)))) => {
+                    this.logprobs.extend(content.iter().cloned());
+                    return Poll::Ready(Some(RunEvent::Logprobs { content }));
+                }
                 Poll::Ready(Some(Ok(ChatEvent::Usage {
                     input_tokens,
                     output_tokens,
@@ -575,12 +640,14 @@ impl Stream for Running {
                     return Poll::Ready(summary.map(RunEvent::Finished));
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    let had_output = this.run.as_ref().is_some_and(|r| !r.output.is_empty());
+                    let had_output = this.first_output.is_some();
                     let state = match (&e, had_output) {
                         (LlmError::Reset(_) | LlmError::Timeout, true) => RunState::Truncated,
                         _ => RunState::Failed,
                     };
-                    let summary = this.finish(state, Some(e.to_string()));
+                    let message = e.to_string();
+                    this.failure = Some(e);
+                    let summary = this.finish(state, Some(message));
                     return Poll::Ready(summary.map(RunEvent::Finished));
                 }
                 Poll::Ready(None) => {

@@ -29,6 +29,8 @@ pub struct ConnectionInput {
     pub clear_key: bool,
     /// Model ids entered by hand.
     pub models: Vec<String>,
+    /// Drop parameters the provider cannot honour instead of refusing the call.
+    pub drop_unsupported: bool,
 }
 
 impl std::fmt::Debug for ConnectionInput {
@@ -139,6 +141,7 @@ impl Providers {
             base_url,
             sealed_key,
             models,
+            drop_unsupported: input.drop_unsupported,
             created_by: Some(actor.id),
             created_at: now,
             updated_at: now,
@@ -188,6 +191,7 @@ impl Providers {
             base_url,
             sealed_key,
             models,
+            drop_unsupported: input.drop_unsupported,
             updated_at: self.clock.now(),
             ..existing.clone()
         };

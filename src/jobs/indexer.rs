@@ -234,11 +234,7 @@ impl Names {
 /// The text of a stored prompt (a JSON list of messages), or the stored string as it is.
 fn prompt_text(prompt: &str) -> String {
     match serde_json::from_str::<Vec<crate::llm::chat::ChatMessage>>(prompt) {
-        Ok(messages) => messages
-            .into_iter()
-            .map(|m| m.content)
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Ok(messages) => crate::llm::chat::messages_text(&messages),
         Err(_) => prompt.to_owned(),
     }
 }
@@ -253,6 +249,18 @@ async fn run_doc(store: &dyn Store, names: &mut Names, run: Run) -> Result<Doc> 
     if !run.output.is_empty() {
         body.push('\n');
         body.push_str(&run.output);
+    }
+    // The answer's tool calls, as `name(arguments)`, so a search finds the calls a model made.
+    if let Some(calls) = run
+        .detail
+        .as_ref()
+        .and_then(|d| d.get("tool_calls"))
+        .and_then(|c| serde_json::from_value::<Vec<crate::llm::chat::ToolCall>>(c.clone()).ok())
+    {
+        for line in crate::llm::chat::tool_calls_text(&calls) {
+            body.push('\n');
+            body.push_str(&line);
+        }
     }
     Ok(Doc {
         id: run.id.to_string(),

@@ -3,6 +3,7 @@
 
 pub mod adapters;
 pub mod chat;
+pub mod estimate;
 pub mod outbound;
 pub mod pricing;
 pub mod tokens;

@@ -9,6 +9,7 @@ mod analytics;
 mod api_keys;
 mod audit;
 mod charts;
+mod chat_view;
 mod community;
 mod context;
 mod gateway;

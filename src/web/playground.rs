@@ -122,13 +122,13 @@ async fn page(
         system = messages
             .iter()
             .filter(|m| m.role == ChatRole::System)
-            .map(|m| m.content.clone())
+            .map(|m| m.content.text())
             .collect::<Vec<_>>()
             .join("\n");
         user = messages
             .iter()
             .filter(|m| m.role != ChatRole::System)
-            .map(|m| m.content.clone())
+            .map(|m| m.content.text())
             .collect::<Vec<_>>()
             .join("\n");
     }
@@ -453,15 +453,9 @@ async fn run(
     }
     let mut messages = Vec::new();
     if !system.trim().is_empty() {
-        messages.push(ChatMessage {
-            role: ChatRole::System,
-            content: system,
-        });
+        messages.push(ChatMessage::text(ChatRole::System, system));
     }
-    messages.push(ChatMessage {
-        role: ChatRole::User,
-        content: user,
-    });
+    messages.push(ChatMessage::text(ChatRole::User, user));
     let req = RunRequest {
         workspace: access.workspace.id,
         user: access.auth.user.id,
@@ -470,7 +464,7 @@ async fn run(
             messages,
             temperature: body.temperature,
             max_tokens: body.max_tokens,
-            stop: Vec::new(),
+            ..ChatRequest::default()
         },
         template,
         context_manifest: manifest,
@@ -665,11 +659,25 @@ async fn run_page(
         @if let Some(e) = &run.error { div.flash.flash-error role="alert" { (e) } }
         section.panel {
             h2 { "Prompt" }
-            @for m in &messages { h3 { (format!("{:?}", m.role)) } pre.prompt { (m.content) } }
+            (super::chat_view::messages(&messages))
+        }
+        @if let Some(p) = &run.params {
+            section.panel #run-params {
+                h2 { "Settings sent" }
+                pre.prompt { (serde_json::to_string_pretty(p).unwrap_or_default()) }
+            }
         }
         section.panel {
             h2 { "Output" }
-            @if run.output.is_empty() {
+            @let calls = super::chat_view::detail_tool_calls(run.detail.as_ref());
+            @if let Some(r) = run.detail.as_ref().and_then(|d| d.get("refusal")).and_then(|r| r.as_str()) {
+                div.flash.flash-error { "The model refused: " (r) }
+            }
+            @if let Some(d) = run.detail.as_ref().and_then(|d| d.get("dropped")) {
+                p.muted.small { "Dropped because the provider cannot honour them: " code { (d) } }
+            }
+            div #run-tool-calls { (super::chat_view::tool_calls(&calls)) }
+            @if run.output.is_empty() && calls.is_empty() {
                 p.muted { "No output was kept." }
             } @else {
                 div.markdown #run-output-rendered { (maud::PreEscaped(crate::http::markdown::render(&run.output))) }

@@ -45,6 +45,8 @@ struct ConnForm {
     /// One model id per line.
     #[serde(default)]
     models: String,
+    #[serde(default)]
+    drop_unsupported: Option<String>,
 }
 
 impl ConnForm {
@@ -56,6 +58,7 @@ impl ConnForm {
             api_key: Some(self.api_key.clone()).filter(|k| !k.trim().is_empty()),
             clear_key: self.clear_key.is_some(),
             models: self.models.lines().map(str::to_owned).collect(),
+            drop_unsupported: self.drop_unsupported.is_some(),
         }
     }
 }
@@ -114,6 +117,10 @@ fn conn_fields(form: &ConnForm, id: &str, existing: Option<&Connection>) -> Mark
             label for=(format!("{id}-models")) { "Models (one per line)" }
             textarea id=(format!("{id}-models")) name="models" rows="3" { (form.models) }
         }
+        div.check {
+            input id=(format!("{id}-drop")) type="checkbox" name="drop_unsupported" value="on" checked[form.drop_unsupported.is_some()];
+            label for=(format!("{id}-drop")) { "Drop request parameters this provider cannot honour (each run records which) instead of refusing the call" }
+        }
     }
 }
 
@@ -159,7 +166,7 @@ async fn render(
                 details {
                     summary { "Edit" }
                     form.stack method="post" action=(scope.action(c.id, "update")) {
-                        @let f = ConnForm { name: c.name.clone(), kind: c.kind.as_str().into(), base_url: c.base_url.clone(), models: c.models.join("\n"), ..ConnForm::default() };
+                        @let f = ConnForm { name: c.name.clone(), kind: c.kind.as_str().into(), base_url: c.base_url.clone(), models: c.models.join("\n"), drop_unsupported: c.drop_unsupported.then(|| "on".to_owned()), ..ConnForm::default() };
                         (conn_fields(&f, &format!("c{}", c.id.0.simple()), Some(c)))
                         button.button.primary type="submit" { "Save connection" }
                     }

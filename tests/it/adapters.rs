@@ -47,10 +47,7 @@ fn endpoint(fake: &FakeLlm, wire: Wire) -> Endpoint {
 fn hello(model: &str) -> ChatRequest {
     ChatRequest {
         model: model.into(),
-        messages: vec![ChatMessage {
-            role: ChatRole::User,
-            content: "Say hello.".into(),
-        }],
+        messages: vec![ChatMessage::text(ChatRole::User, "Say hello.")],
         ..ChatRequest::default()
     }
 }
@@ -209,9 +206,10 @@ async fn adapters_non_streaming_each_format() {
         (Wire::Anthropic, "end_turn"),
         (Wire::Gemini, "STOP"),
     ] {
-        let (text, usage, reason) = chat_once(&out, &endpoint(&fake, wire), &hello("fake-model"))
+        let whole = chat_once(&out, &endpoint(&fake, wire), &hello("fake-model"))
             .await
             .unwrap();
+        let (text, usage, reason) = (whole.text, whole.usage, whole.finish_reason);
         assert_eq!(text, "The whole answer.", "{wire:?}");
         assert_eq!(usage, Some((11, 7)), "{wire:?}");
         assert_eq!(reason.as_deref(), Some(finish), "{wire:?}");
@@ -227,10 +225,7 @@ async fn adapters_non_streaming_each_format() {
 }
 
 fn conversation(model: &str) -> ChatRequest {
-    let msg = |role, c: &str| ChatMessage {
-        role,
-        content: c.into(),
-    };
+    let msg = |role, c: &str| ChatMessage::text(role, c);
     ChatRequest {
         model: model.into(),
         messages: vec![
@@ -242,6 +237,7 @@ fn conversation(model: &str) -> ChatRequest {
         temperature: Some(0.25),
         max_tokens: Some(50),
         stop: vec!["END".into()],
+        ..ChatRequest::default()
     }
 }
 

@@ -710,6 +710,8 @@ async fn community_share_from_a_template_and_from_a_run_through_the_pages() {
         provider: Some(ProviderKind::OpenaiCompatible),
         model: "llama3.1:8b".into(),
         requested_model: None,
+        params: None,
+        detail: None,
         cached: false,
         input_tokens: 5,
         output_tokens: 7,

@@ -290,6 +290,8 @@ pub fn run_fixture(
         provider: Some(promptyard::domain::ProviderKind::OpenaiCompatible),
         model: "gpt-4o".into(),
         requested_model: None,
+        params: None,
+        detail: None,
         cached: false,
         input_tokens: 1,
         output_tokens: 1,

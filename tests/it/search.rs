@@ -29,6 +29,8 @@ fn run(ws: WorkspaceId, user: UserId, n: usize, text: &str) -> Run {
             "gpt-4o-mini".into()
         },
         requested_model: None,
+        params: None,
+        detail: None,
         cached: false,
         input_tokens: 3,
         output_tokens: 4,

@@ -1,13 +1,21 @@
 //! Google Gemini: `POST {base}/models/{model}:streamGenerateContent?alt=sse` (or
 //! `:generateContent`), the key in `x-goog-api-key` (never in the URL).
+//!
+//! Tools become `functionDeclarations` (parameters as JSON Schema), tool calls `functionCall`
+//! parts and tool results `functionResponse` parts; `tool_choice` becomes `toolConfig`; a JSON
+//! response format `responseMimeType` with `responseJsonSchema`; images `inlineData`.
+
+use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
 use super::sse::SseEvent;
-use super::{
-    Call, ChatOnce, Decoder, ended_early, endpoint_url, key, parse_data, split_turns, stream_error,
+use super::support::{arguments_object, data_url, effort_budget, system_and_turns};
+use super::{Call, Decoder, Whole, ended_early, endpoint_url, key, parse_data, stream_error};
+use crate::llm::chat::{
+    ChatEvent, ChatRequest, ChatRole, Content, Endpoint, FunctionCall, LlmError, Part,
+    ResponseFormat, ToolCall, ToolCallDelta, ToolChoice, ToolKind, ToolMode,
 };
-use crate::llm::chat::{ChatEvent, ChatRequest, Endpoint, LlmError};
 
 fn headers(ep: &Endpoint) -> Vec<(&'static str, String)> {
     key(ep)
@@ -20,32 +28,131 @@ fn model_id(model: &str) -> &str {
     model.strip_prefix("models/").unwrap_or(model)
 }
 
+fn parts(content: &Content) -> Vec<Value> {
+    match content {
+        Content::Text(t) if t.is_empty() => Vec::new(),
+        Content::Text(t) => vec![json!({"text": t})],
+        Content::Parts(parts) => parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text { text } => Some(json!({"text": text})),
+                // Only inline images are taken (URLs are refused before this).
+                Part::ImageUrl { image_url } => data_url(&image_url.url)
+                    .map(|(mime, data)| json!({"inlineData": {"mimeType": mime, "data": data}})),
+            })
+            .collect(),
+    }
+}
+
 /// The request body: system messages into `systemInstruction`, turns as `user`/`model`
-/// contents (consecutive same-role turns merged).
+/// contents (consecutive same-role turns merged), tool results as `functionResponse` parts
+/// named after the call they answer.
 pub(crate) fn body(req: &ChatRequest) -> Value {
-    let (system, turns) = split_turns(req, "model");
+    let names: HashMap<&str, &str> = req
+        .messages
+        .iter()
+        .flat_map(|m| &m.tool_calls)
+        .map(|c| (c.id.as_str(), c.function.name.as_str()))
+        .collect();
+    let (system, turns) = system_and_turns(req, |m| match m.role {
+        ChatRole::System | ChatRole::User => ("user", parts(&m.content)),
+        ChatRole::Assistant => {
+            let mut p = parts(&m.content);
+            p.extend(m.tool_calls.iter().map(|c| {
+                json!({"functionCall": {"name": c.function.name,
+                    "args": arguments_object(&c.function.arguments)}})
+            }));
+            ("model", p)
+        }
+        ChatRole::Tool => {
+            let id = m.tool_call_id.as_deref().unwrap_or_default();
+            let text = m.content.text();
+            let response = match serde_json::from_str::<Value>(&text) {
+                Ok(v @ Value::Object(_)) => v,
+                Ok(v) => json!({"content": v}),
+                Err(_) => json!({"content": text}),
+            };
+            (
+                "user",
+                vec![json!({"functionResponse": {
+                    "name": names.get(id).copied().unwrap_or(id), "response": response}})],
+            )
+        }
+    });
     let contents: Vec<Value> = turns
         .into_iter()
-        .map(|(role, text)| json!({"role": role, "parts": [{"text": text}]}))
+        .map(|(role, parts)| json!({"role": role, "parts": parts}))
         .collect();
     let mut b = Map::new();
     b.insert("contents".into(), Value::Array(contents));
-    if !system.is_empty() {
+    if let Some(system) = system {
         b.insert(
             "systemInstruction".into(),
-            json!({"parts": [{"text": system.join("\n\n")}]}),
+            json!({"parts": [{"text": system}]}),
         );
     }
+    if !req.tools.is_empty() {
+        let decls: Vec<Value> = req
+            .tools
+            .iter()
+            .map(|t| {
+                let mut d = json!({"name": t.function.name});
+                if let Some(desc) = &t.function.description {
+                    d["description"] = json!(desc);
+                }
+                if let Some(p) = &t.function.parameters {
+                    d["parametersJsonSchema"] = p.clone();
+                }
+                d
+            })
+            .collect();
+        b.insert("tools".into(), json!([{"functionDeclarations": decls}]));
+    }
+    let mode = match &req.tool_choice {
+        None => None,
+        Some(ToolChoice::Mode(ToolMode::Auto)) => Some(json!({"mode": "AUTO"})),
+        Some(ToolChoice::Mode(ToolMode::None)) => Some(json!({"mode": "NONE"})),
+        Some(ToolChoice::Mode(ToolMode::Required)) => Some(json!({"mode": "ANY"})),
+        Some(ToolChoice::Named(n)) => {
+            Some(json!({"mode": "ANY", "allowedFunctionNames": [n.function.name]}))
+        }
+    };
+    if let Some(m) = mode {
+        b.insert("toolConfig".into(), json!({"functionCallingConfig": m}));
+    }
     let mut config = Map::new();
-    if let Some(t) = req.temperature {
-        config.insert("temperature".into(), json!(t));
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            config.insert(k.into(), v);
+        }
+    };
+    put("temperature", req.temperature.map(|t| json!(t)));
+    put("topP", req.top_p.map(|t| json!(t)));
+    put("maxOutputTokens", req.max_tokens.map(|t| json!(t)));
+    put("seed", req.seed.map(|t| json!(t)));
+    put("frequencyPenalty", req.frequency_penalty.map(|t| json!(t)));
+    put("presencePenalty", req.presence_penalty.map(|t| json!(t)));
+    put(
+        "stopSequences",
+        (!req.stop.is_empty()).then(|| json!(req.stop)),
+    );
+    match &req.response_format {
+        Some(ResponseFormat::JsonObject) => {
+            put("responseMimeType", Some(json!("application/json")));
+        }
+        Some(f @ ResponseFormat::JsonSchema { .. }) => {
+            put("responseMimeType", Some(json!("application/json")));
+            put("responseJsonSchema", f.schema());
+        }
+        Some(ResponseFormat::Text) | None => {}
     }
-    if let Some(n) = req.max_tokens {
-        config.insert("maxOutputTokens".into(), json!(n));
-    }
-    if !req.stop.is_empty() {
-        config.insert("stopSequences".into(), json!(req.stop));
-    }
+    put(
+        "thinkingConfig",
+        req.reasoning_effort
+            .as_deref()
+            .and_then(effort_budget)
+            .map(|b| json!({"thinkingBudget": b})),
+    );
     if !config.is_empty() {
         b.insert("generationConfig".into(), Value::Object(config));
     }
@@ -119,6 +226,7 @@ pub(crate) fn parse_models(v: &Value) -> Result<(Vec<String>, Option<String>), L
 /// What one response object (a streamed chunk or the whole answer) says.
 struct Chunk {
     texts: Vec<String>,
+    calls: Vec<(Option<String>, String, String)>,
     finish: Option<String>,
     usage: Option<(u64, u64)>,
 }
@@ -128,17 +236,34 @@ fn chunk(v: &Value) -> Result<Chunk, LlmError> {
         return Err(stream_error(err));
     }
     let candidate = v.get("candidates").and_then(|c| c.get(0));
-    let texts = candidate
+    let mut texts = Vec::new();
+    let mut calls = Vec::new();
+    for p in candidate
         .and_then(|c| c.pointer("/content/parts"))
         .and_then(Value::as_array)
-        .map(|parts| {
-            parts
-                .iter()
-                .filter(|p| p.get("thought").and_then(Value::as_bool) != Some(true))
-                .filter_map(|p| p.get("text").and_then(Value::as_str).map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        if p.get("thought").and_then(Value::as_bool) == Some(true) {
+            continue;
+        }
+        if let Some(t) = p.get("text").and_then(Value::as_str) {
+            texts.push(t.to_owned());
+        }
+        if let Some(fc) = p.get("functionCall") {
+            calls.push((
+                fc.get("id").and_then(Value::as_str).map(str::to_owned),
+                fc.get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                fc.get("args")
+                    .cloned()
+                    .unwrap_or_else(|| json!({}))
+                    .to_string(),
+            ));
+        }
+    }
     let finish = candidate
         .and_then(|c| c.get("finishReason"))
         .and_then(Value::as_str)
@@ -159,12 +284,21 @@ fn chunk(v: &Value) -> Result<Chunk, LlmError> {
     });
     Ok(Chunk {
         texts,
+        calls,
         finish,
         usage,
     })
 }
 
-pub(crate) fn parse_once(v: &Value) -> Result<ChatOnce, LlmError> {
+/// Gemini says `STOP` after function calls; OpenAI's callers expect `tool_calls`.
+fn finish_with_calls(finish: Option<String>, calls: bool) -> Option<String> {
+    match finish {
+        Some(f) if calls && f == "STOP" => Some("tool_calls".into()),
+        f => f,
+    }
+}
+
+pub(crate) fn parse_once(v: &Value) -> Result<Whole, LlmError> {
     if v.get("candidates").is_none()
         && v.get("promptFeedback").is_none()
         && v.get("error").is_none()
@@ -172,7 +306,24 @@ pub(crate) fn parse_once(v: &Value) -> Result<ChatOnce, LlmError> {
         return Err(LlmError::Malformed("the answer has no candidates".into()));
     }
     let c = chunk(v)?;
-    Ok((c.texts.concat(), c.usage, c.finish))
+    let tool_calls: Vec<ToolCall> = c
+        .calls
+        .into_iter()
+        .enumerate()
+        .map(|(i, (id, name, arguments))| ToolCall {
+            id: id.unwrap_or_else(|| format!("call_{i}")),
+            kind: ToolKind::Function,
+            function: FunctionCall { name, arguments },
+        })
+        .collect();
+    Ok(Whole {
+        text: c.texts.concat(),
+        finish_reason: finish_with_calls(c.finish, !tool_calls.is_empty()),
+        tool_calls,
+        refusal: None,
+        logprobs: None,
+        usage: c.usage,
+    })
 }
 
 /// Stream state: usage arrives cumulatively, the last one is reported once before `Done`.
@@ -180,12 +331,24 @@ pub(crate) fn parse_once(v: &Value) -> Result<ChatOnce, LlmError> {
 pub(crate) struct Stream {
     finish: Option<String>,
     usage: Option<(u64, u64)>,
+    calls: u32,
 }
 
 impl Decoder for Stream {
     fn event(&mut self, ev: SseEvent, out: &mut Vec<ChatEvent>) -> Result<bool, LlmError> {
         let c = chunk(&parse_data(&ev.data)?)?;
         out.extend(c.texts.into_iter().map(ChatEvent::Delta));
+        // Gemini sends each function call whole, in one part.
+        for (id, name, arguments) in c.calls {
+            let index = self.calls;
+            self.calls += 1;
+            out.push(ChatEvent::ToolCall(ToolCallDelta {
+                index,
+                id: Some(id.unwrap_or_else(|| format!("call_{index}"))),
+                name: Some(name),
+                arguments,
+            }));
+        }
         if c.finish.is_some() {
             self.finish = c.finish;
         }
@@ -206,7 +369,7 @@ impl Decoder for Stream {
             });
         }
         out.push(ChatEvent::Done {
-            finish_reason: self.finish.take(),
+            finish_reason: finish_with_calls(self.finish.take(), self.calls > 0),
         });
         Ok(())
     }
@@ -215,24 +378,21 @@ impl Decoder for Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::chat::{ChatMessage, ChatRole};
+    use crate::llm::chat::ChatMessage;
 
     #[test]
     fn bodies_translate_the_request() {
-        let msg = |role, c: &str| ChatMessage {
-            role,
-            content: c.into(),
-        };
         let req = ChatRequest {
             model: "models/gemini-x".into(),
             messages: vec![
-                msg(ChatRole::System, "s"),
-                msg(ChatRole::User, "u"),
-                msg(ChatRole::Assistant, "a"),
+                ChatMessage::text(ChatRole::System, "s"),
+                ChatMessage::text(ChatRole::User, "u"),
+                ChatMessage::text(ChatRole::Assistant, "a"),
             ],
             temperature: Some(0.2),
             max_tokens: Some(5),
             stop: vec!["x".into()],
+            ..ChatRequest::default()
         };
         let b = body(&req);
         assert_eq!(b["systemInstruction"], json!({"parts": [{"text": "s"}]}));

@@ -9,6 +9,9 @@ mod anthropic;
 mod gemini;
 mod openai;
 mod sse;
+mod support;
+
+pub use support::{drop_unsupported, unsupported};
 
 use std::collections::VecDeque;
 
@@ -19,7 +22,9 @@ use serde_json::Value;
 use url::Url;
 
 use crate::domain::ProviderKind;
-use crate::llm::chat::{ChatEvent, ChatRequest, ChatRole, ChatStream, Endpoint, LlmError};
+use crate::llm::chat::{
+    ChatEvent, ChatRequest, ChatStream, Endpoint, LlmError, ToolCall, ToolCallDelta,
+};
 use crate::llm::outbound::Outbound;
 use sse::{SseEvent, SseParser};
 
@@ -32,8 +37,22 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 /// How many pages of a models list are followed.
 const MAX_MODEL_PAGES: usize = 20;
 
-/// Text, usage `(input, output)` and finish reason of a non-streamed answer.
-pub type ChatOnce = (String, Option<(u64, u64)>, Option<String>);
+/// A non-streamed answer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Whole {
+    /// The text.
+    pub text: String,
+    /// The tool calls, in order.
+    pub tool_calls: Vec<ToolCall>,
+    /// The model's refusal, if it refused.
+    pub refusal: Option<String>,
+    /// Log probabilities of the output tokens, when asked for.
+    pub logprobs: Option<Vec<Value>>,
+    /// Usage `(input, output)` as the provider reported it.
+    pub usage: Option<(u64, u64)>,
+    /// The provider's finish reason.
+    pub finish_reason: Option<String>,
+}
 
 /// Starts a streamed chat call. The stream yields deltas, at most one usage, then `Done`, or
 /// ends with one error (a stream that breaks off is an error, never a silent end).
@@ -52,12 +71,12 @@ pub async fn chat_stream(
     })))
 }
 
-/// A non-streamed chat call: the whole text, usage `(input, output)` and finish reason.
+/// A non-streamed chat call: the whole answer.
 pub async fn chat_once(
     out: &Outbound,
     ep: &Endpoint,
     req: &ChatRequest,
-) -> Result<ChatOnce, LlmError> {
+) -> Result<Whole, LlmError> {
     once(out, ep, req)
         .await
         .map_err(|e| scrub(e, ep.api_key.as_deref()))
@@ -71,19 +90,42 @@ pub async fn chat_whole(
     ep: &Endpoint,
     req: &ChatRequest,
 ) -> Result<ChatStream, LlmError> {
-    let (text, usage, finish_reason) = chat_once(out, ep, req).await?;
-    let mut events = Vec::with_capacity(3);
-    if !text.is_empty() {
-        events.push(Ok(ChatEvent::Delta(text)));
+    let events = whole_events(chat_once(out, ep, req).await?);
+    Ok(Box::pin(futures_util::stream::iter(
+        events.into_iter().map(Ok),
+    )))
+}
+
+/// A whole answer as the events a stream of it would have yielded.
+pub fn whole_events(w: Whole) -> Vec<ChatEvent> {
+    let mut events = Vec::with_capacity(3 + w.tool_calls.len());
+    if !w.text.is_empty() {
+        events.push(ChatEvent::Delta(w.text));
     }
-    if let Some((input_tokens, output_tokens)) = usage {
-        events.push(Ok(ChatEvent::Usage {
-            input_tokens,
-            output_tokens,
+    if let Some(r) = w.refusal.filter(|r| !r.is_empty()) {
+        events.push(ChatEvent::Refusal(r));
+    }
+    for (i, call) in w.tool_calls.into_iter().enumerate() {
+        events.push(ChatEvent::ToolCall(ToolCallDelta {
+            index: u32::try_from(i).unwrap_or(u32::MAX),
+            id: Some(call.id),
+            name: Some(call.function.name),
+            arguments: call.function.arguments,
         }));
     }
-    events.push(Ok(ChatEvent::Done { finish_reason }));
-    Ok(Box::pin(futures_util::stream::iter(events)))
+    if let Some(lp) = w.logprobs.filter(|l| !l.is_empty()) {
+        events.push(ChatEvent::Logprobs(lp));
+    }
+    if let Some((input_tokens, output_tokens)) = w.usage {
+        events.push(ChatEvent::Usage {
+            input_tokens,
+            output_tokens,
+        });
+    }
+    events.push(ChatEvent::Done {
+        finish_reason: w.finish_reason,
+    });
+    events
 }
 
 /// The model ids the endpoint lists (Gemini: only those that can generate content).
@@ -122,7 +164,7 @@ async fn start_stream(
         ),
         ProviderKind::Anthropic => (
             anthropic::chat_call(ep, req, true)?,
-            Box::new(anthropic::Stream::default()),
+            Box::new(anthropic::Stream::new(req)),
         ),
         ProviderKind::Google => (
             gemini::chat_call(ep, req, true)?,
@@ -147,7 +189,7 @@ async fn start_stream(
     )))
 }
 
-async fn once(out: &Outbound, ep: &Endpoint, req: &ChatRequest) -> Result<ChatOnce, LlmError> {
+async fn once(out: &Outbound, ep: &Endpoint, req: &ChatRequest) -> Result<Whole, LlmError> {
     let call = match ep.kind {
         ProviderKind::Openai | ProviderKind::OpenaiCompatible => openai::chat_call(ep, req, false)?,
         ProviderKind::Anthropic => anthropic::chat_call(ep, req, false)?,
@@ -158,10 +200,16 @@ async fn once(out: &Outbound, ep: &Endpoint, req: &ChatRequest) -> Result<ChatOn
     let v = read_json(resp).await?;
     let answer = match ep.kind {
         ProviderKind::Openai | ProviderKind::OpenaiCompatible => openai::parse_once(&v)?,
-        ProviderKind::Anthropic => anthropic::parse_once(&v)?,
+        ProviderKind::Anthropic => anthropic::parse_once(&v, req)?,
         ProviderKind::Google => gemini::parse_once(&v)?,
     };
-    if answer.0.len() > MAX_OUTPUT_BYTES {
+    let size = answer.text.len()
+        + answer
+            .tool_calls
+            .iter()
+            .map(|c| c.function.arguments.len())
+            .sum::<usize>();
+    if size > MAX_OUTPUT_BYTES {
         return Err(too_large());
     }
     Ok(answer)
@@ -197,37 +245,6 @@ async fn models(out: &Outbound, ep: &Endpoint) -> Result<Vec<String>, LlmError> 
         }
     }
     Ok(ids)
-}
-
-/// For APIs that take the system prompt apart and want user and model turns to alternate
-/// (Anthropic, Gemini): the system messages, and the other turns with consecutive same-role
-/// messages merged, the assistant's role named `assistant_role`.
-pub(crate) fn split_turns<'a>(
-    req: &'a ChatRequest,
-    assistant_role: &'static str,
-) -> (Vec<&'a str>, Vec<(&'static str, String)>) {
-    let system = req
-        .messages
-        .iter()
-        .filter(|m| m.role == ChatRole::System)
-        .map(|m| m.content.as_str())
-        .collect();
-    let mut turns: Vec<(&'static str, String)> = Vec::new();
-    for m in &req.messages {
-        let role = match m.role {
-            ChatRole::System => continue,
-            ChatRole::User => "user",
-            ChatRole::Assistant => assistant_role,
-        };
-        match turns.last_mut() {
-            Some((r, text)) if *r == role => {
-                text.push_str("\n\n");
-                text.push_str(&m.content);
-            }
-            _ => turns.push((role, m.content.clone())),
-        }
-    }
-    (system, turns)
 }
 
 /// `{base}/{segments...}`; segments are percent-encoded, so a model name cannot change the path.
@@ -340,15 +357,62 @@ async fn check(resp: Response, model: Option<&str>) -> Result<Response, LlmError
             message: format!("the provider redirected to {location}; check the base URL"),
         });
     }
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| s.ceil() as u64);
+    let retry_after = retry_after(resp.headers());
     let body = read_capped(resp, MAX_ERROR_BODY).await.unwrap_or_default();
     Err(status_error(status, &body, retry_after, model))
+}
+
+/// Seconds to wait before retrying, from `Retry-After`, `retry-after-ms`, or (as OpenAI sends)
+/// the time until the request and token limits reset (`x-ratelimit-reset-*`, e.g. `6m0s`).
+pub(crate) fn retry_after(h: &reqwest::header::HeaderMap) -> Option<u64> {
+    let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let secs = |s: f64| (s.is_finite() && s >= 0.0).then(|| s.ceil() as u64);
+    if let Some(s) = get("retry-after").and_then(|s| s.parse::<f64>().ok()) {
+        return secs(s);
+    }
+    if let Some(ms) = get("retry-after-ms").and_then(|s| s.parse::<f64>().ok()) {
+        return secs(ms / 1000.0);
+    }
+    ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"]
+        .iter()
+        .filter_map(|n| get(n).and_then(parse_duration))
+        .fold(None, |acc: Option<f64>, s| {
+            Some(acc.map_or(s, |a| a.max(s)))
+        })
+        .and_then(secs)
+}
+
+/// A duration such as `1s`, `6m0s`, `1h2m3.5s` or `20ms`, in seconds.
+fn parse_duration(s: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let n: f64 = num.parse().ok()?;
+        num.clear();
+        let unit = match (c, chars.peek()) {
+            ('m', Some('s')) => {
+                chars.next();
+                0.001
+            }
+            ('h', _) => 3600.0,
+            ('m', _) => 60.0,
+            ('s', _) => 1.0,
+            _ => return None,
+        };
+        total += n * unit;
+        any = true;
+    }
+    if !num.is_empty() {
+        total += num.parse::<f64>().ok()?;
+        any = true;
+    }
+    any.then_some(total)
 }
 
 fn status_error(
@@ -516,6 +580,10 @@ fn scrub(e: LlmError, key: Option<&str>) -> LlmError {
         },
         LlmError::Malformed(m) => LlmError::Malformed(s(m)),
         LlmError::Reset(m) => LlmError::Reset(s(m)),
+        LlmError::Unsupported { param, message } => LlmError::Unsupported {
+            param,
+            message: s(message),
+        },
         e @ (LlmError::RateLimited { .. } | LlmError::Timeout) => e,
     }
 }
@@ -593,15 +661,16 @@ where
             if self.body.is_none() {
                 return;
             }
-            if let ChatEvent::Delta(text) = &ev {
-                if text.is_empty() {
-                    continue;
-                }
-                self.output += text.len();
-                if self.output > MAX_OUTPUT_BYTES {
-                    self.fail(too_large());
-                    return;
-                }
+            let size = match &ev {
+                ChatEvent::Delta(text) if text.is_empty() => continue,
+                ChatEvent::Delta(text) | ChatEvent::Refusal(text) => text.len(),
+                ChatEvent::ToolCall(c) => c.arguments.len(),
+                _ => 0,
+            };
+            self.output += size;
+            if self.output > MAX_OUTPUT_BYTES {
+                self.fail(too_large());
+                return;
             }
             self.queue.push_back(Ok(ev));
         }

@@ -1,12 +1,20 @@
 //! OpenAI chat completions (and every OpenAI-compatible server: Ollama, vLLM, llama.cpp, LM
 //! Studio): `POST {base}/chat/completions`, SSE `data:` chunks ending in `data: [DONE]`.
+//!
+//! The request is OpenAI's own shape, so every field passes as it is, and fields Promptyard does
+//! not know (`extra`) are passed through verbatim for servers with their own extensions.
+
+use std::borrow::Cow;
 
 use serde_json::{Map, Value, json};
 
 use super::sse::SseEvent;
-use super::{Call, ChatOnce, Decoder, ended_early, endpoint_url, key, parse_data, stream_error};
+use super::{Call, Decoder, Whole, ended_early, endpoint_url, key, parse_data, stream_error};
 use crate::domain::ProviderKind;
-use crate::llm::chat::{ChatEvent, ChatRequest, ChatRole, Endpoint, LlmError};
+use crate::llm::chat::{
+    ChatEvent, ChatRequest, ChatRole, Content, Endpoint, FunctionCall, LlmError, ToolCall,
+    ToolCallDelta, ToolKind,
+};
 
 fn headers(ep: &Endpoint) -> Vec<(&'static str, String)> {
     key(ep)
@@ -17,38 +25,39 @@ fn headers(ep: &Endpoint) -> Vec<(&'static str, String)> {
 /// The request body. api.openai.com takes `max_completion_tokens` (its reasoning models refuse
 /// `max_tokens`); compatible servers take `max_tokens`.
 pub(crate) fn body(kind: ProviderKind, req: &ChatRequest, stream: bool) -> Value {
-    let messages: Vec<Value> = req
-        .messages
-        .iter()
-        .map(|m| {
-            let role = match m.role {
-                ChatRole::System => "system",
-                ChatRole::User => "user",
-                ChatRole::Assistant => "assistant",
-            };
-            json!({"role": role, "content": m.content})
-        })
-        .collect();
-    let mut b = Map::new();
-    b.insert("model".into(), json!(req.model));
-    b.insert("messages".into(), Value::Array(messages));
-    if let Some(t) = req.temperature {
-        b.insert("temperature".into(), json!(t));
+    let mut b = match serde_json::to_value(req) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let extra = match b.remove("extra") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    // An assistant turn that only calls tools has no content: OpenAI's own form is `null`.
+    if let Some(Value::Array(messages)) = b.get_mut("messages") {
+        for (m, orig) in messages.iter_mut().zip(&req.messages) {
+            if orig.role == ChatRole::Assistant
+                && !orig.tool_calls.is_empty()
+                && orig.content.is_empty()
+            {
+                m["content"] = Value::Null;
+            }
+        }
     }
-    if let Some(n) = req.max_tokens {
+    if let Some(n) = b.remove("max_tokens") {
         let field = if kind == ProviderKind::Openai {
             "max_completion_tokens"
         } else {
             "max_tokens"
         };
-        b.insert(field.into(), json!(n));
-    }
-    if !req.stop.is_empty() {
-        b.insert("stop".into(), json!(req.stop));
+        b.insert(field.into(), n);
     }
     b.insert("stream".into(), json!(stream));
     if stream {
         b.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    for (k, v) in extra {
+        b.entry(k).or_insert(v);
     }
     Value::Object(b)
 }
@@ -90,7 +99,41 @@ fn usage(v: &Value) -> Option<(u64, u64)> {
     ))
 }
 
-pub(crate) fn parse_once(v: &Value) -> Result<ChatOnce, LlmError> {
+/// The tool calls of a whole message (`message.tool_calls`), arguments as sent.
+fn tool_calls(message: &Value) -> Vec<ToolCall> {
+    let Some(calls) = message.get("tool_calls").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let args = c.pointer("/function/arguments");
+            ToolCall {
+                id: c
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| format!("call_{i}"), str::to_owned),
+                kind: ToolKind::Function,
+                function: FunctionCall {
+                    name: c
+                        .pointer("/function/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    // Some local servers send the arguments as an object, not as a JSON text.
+                    arguments: match args {
+                        Some(Value::String(s)) => s.clone(),
+                        Some(v) if !v.is_null() => v.to_string(),
+                        _ => String::new(),
+                    },
+                },
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn parse_once(v: &Value) -> Result<Whole, LlmError> {
     if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
         return Err(stream_error(err));
     }
@@ -98,16 +141,31 @@ pub(crate) fn parse_once(v: &Value) -> Result<ChatOnce, LlmError> {
         .get("choices")
         .and_then(|c| c.get(0))
         .ok_or_else(|| LlmError::Malformed("the answer has no choices".into()))?;
-    let text = choice
-        .pointer("/message/content")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let finish = choice
-        .get("finish_reason")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    Ok((text, usage(v), finish))
+    let message = choice.get("message").unwrap_or(&Value::Null);
+    let text = match message.get("content") {
+        Some(Value::String(s)) => s.clone(),
+        Some(c @ Value::Array(_)) => serde_json::from_value::<Content>(c.clone())
+            .map(|c| c.text())
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    Ok(Whole {
+        text,
+        tool_calls: tool_calls(message),
+        refusal: message
+            .get("refusal")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        logprobs: choice
+            .pointer("/logprobs/content")
+            .and_then(Value::as_array)
+            .cloned(),
+        usage: usage(v),
+        finish_reason: choice
+            .get("finish_reason")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    })
 }
 
 /// One streamed chunk, read without building a `Value` (the common shape; anything else goes
@@ -127,13 +185,44 @@ struct ChunkChoice<'a> {
     #[serde(default, borrow)]
     delta: Option<ChunkDelta<'a>>,
     #[serde(default, borrow)]
-    finish_reason: Option<std::borrow::Cow<'a, str>>,
+    finish_reason: Option<Cow<'a, str>>,
+    #[serde(default)]
+    logprobs: Option<ChunkLogprobs>,
+}
+
+#[derive(serde::Deserialize)]
+struct ChunkLogprobs {
+    #[serde(default)]
+    content: Option<Vec<Value>>,
 }
 
 #[derive(serde::Deserialize)]
 struct ChunkDelta<'a> {
     #[serde(default, borrow)]
-    content: Option<std::borrow::Cow<'a, str>>,
+    content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    refusal: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    tool_calls: Option<Vec<ChunkToolCall<'a>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ChunkToolCall<'a> {
+    #[serde(default)]
+    index: Option<u32>,
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    function: Option<ChunkFunction<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ChunkFunction<'a> {
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    /// A JSON text (OpenAI); a few local servers send an object.
+    #[serde(default)]
+    arguments: Option<Value>,
 }
 
 #[derive(serde::Deserialize)]
@@ -163,6 +252,46 @@ impl Stream {
             finish_reason: self.finish.take(),
         });
     }
+
+    fn choice(&mut self, choice: ChunkChoice<'_>, out: &mut Vec<ChatEvent>) {
+        if let Some(delta) = choice.delta {
+            if let Some(text) = delta.content {
+                out.push(ChatEvent::Delta(text.into_owned()));
+            }
+            if let Some(r) = delta.refusal.filter(|r| !r.is_empty()) {
+                out.push(ChatEvent::Refusal(r.into_owned()));
+            }
+            for (i, call) in delta.tool_calls.unwrap_or_default().into_iter().enumerate() {
+                let (name, arguments) = match call.function {
+                    Some(f) => (
+                        f.name.map(Cow::into_owned),
+                        match f.arguments {
+                            Some(Value::String(s)) => s,
+                            Some(v) if !v.is_null() => v.to_string(),
+                            _ => String::new(),
+                        },
+                    ),
+                    None => (None, String::new()),
+                };
+                out.push(ChatEvent::ToolCall(ToolCallDelta {
+                    index: call
+                        .index
+                        .unwrap_or_else(|| u32::try_from(i).unwrap_or(u32::MAX)),
+                    id: call.id.map(Cow::into_owned),
+                    name,
+                    arguments,
+                }));
+            }
+        }
+        if let Some(lp) = choice.logprobs.and_then(|l| l.content)
+            && !lp.is_empty()
+        {
+            out.push(ChatEvent::Logprobs(lp));
+        }
+        if let Some(f) = choice.finish_reason {
+            self.finish = Some(f.into_owned());
+        }
+    }
 }
 
 impl Decoder for Stream {
@@ -171,41 +300,29 @@ impl Decoder for Stream {
             self.finish(out);
             return Ok(true);
         }
-        if let Ok(c) = serde_json::from_str::<Chunk<'_>>(&ev.data)
-            && c.error.is_none()
-        {
-            if let Some(choice) = c.choices.as_ref().and_then(|c| c.first()) {
-                if let Some(text) = choice.delta.as_ref().and_then(|d| d.content.as_ref()) {
-                    out.push(ChatEvent::Delta(text.to_string()));
+        match serde_json::from_str::<Chunk<'_>>(&ev.data) {
+            Ok(c) if c.error.is_none() => {
+                if let Some(choice) = c.choices.and_then(|c| c.into_iter().next()) {
+                    self.choice(choice, out);
                 }
-                if let Some(f) = &choice.finish_reason {
-                    self.finish = Some(f.to_string());
+                if let Some(u) = c.usage {
+                    self.usage = Some((
+                        u.prompt_tokens.unwrap_or(0),
+                        u.completion_tokens.unwrap_or(0),
+                    ));
                 }
+                Ok(false)
             }
-            if let Some(u) = c.usage {
-                self.usage = Some((
-                    u.prompt_tokens.unwrap_or(0),
-                    u.completion_tokens.unwrap_or(0),
-                ));
-            }
-            return Ok(false);
-        }
-        let v = parse_data(&ev.data)?;
-        if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
-            return Err(stream_error(err));
-        }
-        if let Some(choice) = v.get("choices").and_then(|c| c.get(0)) {
-            if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
-                out.push(ChatEvent::Delta(text.to_owned()));
-            }
-            if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
-                self.finish = Some(f.to_owned());
+            _ => {
+                let v = parse_data(&ev.data)?;
+                if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
+                    return Err(stream_error(err));
+                }
+                Err(LlmError::Malformed(
+                    "a streamed chunk is not in the chat completions format".into(),
+                ))
             }
         }
-        if let Some(u) = usage(&v) {
-            self.usage = Some(u);
-        }
-        Ok(false)
     }
 
     fn end(&mut self, out: &mut Vec<ChatEvent>) -> Result<(), LlmError> {
@@ -222,32 +339,32 @@ impl Decoder for Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::chat::ChatMessage;
+    use crate::llm::chat::{ChatMessage, Tool};
 
     #[test]
     fn bodies_translate_the_request() {
-        let req = ChatRequest {
+        let mut req = ChatRequest {
             model: "m".into(),
             messages: vec![
-                ChatMessage {
-                    role: ChatRole::System,
-                    content: "be brief".into(),
-                },
-                ChatMessage {
-                    role: ChatRole::User,
-                    content: "hi".into(),
-                },
+                ChatMessage::text(ChatRole::System, "be brief"),
+                ChatMessage::text(ChatRole::User, "hi"),
             ],
             temperature: Some(0.5),
             max_tokens: Some(10),
             stop: vec!["END".into()],
+            ..ChatRequest::default()
         };
+        req.extra.insert("top_k".into(), json!(40));
+        req.tools = vec![serde_json::from_value::<Tool>(json!({"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}})).unwrap()];
         let b = body(ProviderKind::OpenaiCompatible, &req, true);
         assert_eq!(
             b["messages"][0],
             json!({"role": "system", "content": "be brief"})
         );
         assert_eq!(b["max_tokens"], json!(10));
+        assert_eq!(b["top_k"], json!(40));
+        assert_eq!(b["tools"][0]["function"]["name"], json!("f"));
+        assert!(b.get("extra").is_none());
         assert_eq!(b["stream_options"]["include_usage"], json!(true));
         let b = body(ProviderKind::Openai, &req, false);
         assert_eq!(b["max_completion_tokens"], json!(10));

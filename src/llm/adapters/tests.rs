@@ -58,3 +58,29 @@ fn keys_are_scrubbed() {
         "the provider rejected the API key: bad key ***"
     );
 }
+
+#[test]
+fn retry_after_comes_from_the_rate_limit_headers() {
+    use reqwest::header::{HeaderMap, HeaderValue};
+    let h = |pairs: &[(&'static str, &'static str)]| {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.insert(*k, HeaderValue::from_static(v));
+        }
+        m
+    };
+    assert_eq!(retry_after(&h(&[("retry-after", "7")])), Some(7));
+    assert_eq!(retry_after(&h(&[("retry-after-ms", "1500")])), Some(2));
+    assert_eq!(
+        retry_after(&h(&[
+            ("x-ratelimit-reset-requests", "1m3s"),
+            ("x-ratelimit-reset-tokens", "20ms")
+        ])),
+        Some(63)
+    );
+    assert_eq!(
+        retry_after(&h(&[("x-ratelimit-reset-tokens", "soon")])),
+        None
+    );
+    assert_eq!(retry_after(&h(&[])), None);
+}

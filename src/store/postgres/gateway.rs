@@ -15,12 +15,12 @@ use crate::error::{Error, Result};
 use crate::store::{ConnectionStore, RunStore, clamp_limit};
 
 const CONNECTION_COLUMNS: &str = "id, workspace_id, name, kind, base_url, sealed_key, models, \
-    created_by, created_at, updated_at";
+    created_by, created_at, updated_at, drop_unsupported";
 
 pub(super) const RUN_COLUMNS: &str = "id, workspace_id, user_id, api_key_id, template_id, template_version, \
     connection_id, provider, model, input_tokens, output_tokens, cost_usd, latency_ms, ttft_ms, \
     state, error, prompt, output, context_manifest::text AS context_manifest, created_at, \
-    requested_model, cached";
+    requested_model, cached, params::text AS params, detail::text AS detail";
 
 fn connection(row: &PgRow) -> Result<Connection> {
     let id: Uuid = row.try_get("id")?;
@@ -35,6 +35,7 @@ fn connection(row: &PgRow) -> Result<Connection> {
         base_url: row.try_get("base_url")?,
         sealed_key: row.try_get("sealed_key")?,
         models: row.try_get("models")?,
+        drop_unsupported: row.try_get("drop_unsupported")?,
         created_by: row.try_get::<Option<Uuid>, _>("created_by")?.map(UserId),
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -46,6 +47,11 @@ pub(super) fn run(row: &PgRow) -> Result<Run> {
     let state: String = row.try_get("state")?;
     let provider: Option<String> = row.try_get("provider")?;
     let manifest: Option<String> = row.try_get("context_manifest")?;
+    let json = |name: &str| -> Result<Option<serde_json::Value>> {
+        row.try_get::<Option<String>, _>(name)?
+            .map(|m| serde_json::from_str(&m).map_err(|e| corrupt("run", id, e)))
+            .transpose()
+    };
     let count = |name: &str| -> Result<u64> {
         let v: i64 = row.try_get(name)?;
         u64::try_from(v).map_err(|e| corrupt("run", id, e))
@@ -87,6 +93,8 @@ pub(super) fn run(row: &PgRow) -> Result<Run> {
         context_manifest: manifest
             .map(|m| serde_json::from_str(&m).map_err(|e| corrupt("run", id, e)))
             .transpose()?,
+        params: json("params")?,
+        detail: json("detail")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -114,7 +122,7 @@ impl ConnectionStore for PostgresStore {
         }
         sqlx::query(&format!(
             "INSERT INTO provider_connections ({CONNECTION_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(conn.id.0)
         .bind(conn.workspace_id.map(|w| w.0))
@@ -126,6 +134,7 @@ impl ConnectionStore for PostgresStore {
         .bind(conn.created_by.map(|u| u.0))
         .bind(conn.created_at)
         .bind(conn.updated_at)
+        .bind(conn.drop_unsupported)
         .execute(&mut *tx)
         .await?;
         insert_audit(
@@ -179,7 +188,7 @@ impl ConnectionStore for PostgresStore {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE provider_connections SET name = $2, kind = $3, base_url = $4, sealed_key = $5, \
-             models = $6, updated_at = $7 WHERE id = $1",
+             models = $6, updated_at = $7, drop_unsupported = $8 WHERE id = $1",
         )
         .bind(conn.id.0)
         .bind(&conn.name)
@@ -188,6 +197,7 @@ impl ConnectionStore for PostgresStore {
         .bind(conn.sealed_key.as_deref())
         .bind(&conn.models)
         .bind(conn.updated_at)
+        .bind(conn.drop_unsupported)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
@@ -260,11 +270,11 @@ impl RunStore for PostgresStore {
                 "INSERT INTO runs (id, workspace_id, user_id, template_id, template_version, \
                  connection_id, provider, model, input_tokens, output_tokens, cost_usd, latency_ms, \
                  ttft_ms, state, error, prompt, output, context_manifest, created_at, api_key_id, \
-                 requested_model, cached) \
+                 requested_model, cached, params, detail) \
                  SELECT $1, $2, $3, (SELECT id FROM templates WHERE id = $4), $5, \
                  (SELECT id FROM provider_connections WHERE id = $6), $7, $8, $9, $10, $11, $12, \
                  $13, $14, $15, $16, $17, $18::jsonb, $19, (SELECT id FROM api_keys WHERE id = $20), \
-                 $21, $22 \
+                 $21, $22, $23::jsonb, $24::jsonb \
                  WHERE EXISTS (SELECT 1 FROM workspaces WHERE id = $2) \
                  AND EXISTS (SELECT 1 FROM users WHERE id = $3)",
             )
@@ -290,6 +300,8 @@ impl RunStore for PostgresStore {
             .bind(r.api_key_id.map(|k| k.0))
             .bind(r.requested_model.as_deref().map(clean))
             .bind(r.cached)
+            .bind(r.params.as_ref().map(|m| clean(&m.to_string())))
+            .bind(r.detail.as_ref().map(|m| clean(&m.to_string())))
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 1 {

@@ -125,7 +125,7 @@ pub(super) async fn new_form(
                 messages
                     .iter()
                     .filter(|m| (m.role == ChatRole::System) == system)
-                    .map(|m| m.content.as_str())
+                    .map(|m| m.content.text())
                     .collect::<Vec<_>>()
                     .join("\n")
             };

@@ -73,6 +73,8 @@ pub(super) async fn usage(store: Arc<dyn Store>) {
                     provider: Some(ProviderKind::OpenaiCompatible),
                     model: models[rng.below(3) as usize].into(),
                     requested_model: None,
+                    params: None,
+                    detail: None,
                     cached: false,
                     input_tokens: rng.below(5_000),
                     output_tokens: rng.below(2_000),
