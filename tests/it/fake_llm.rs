@@ -8,6 +8,11 @@
 //! Anthropic's when the request has an `anthropic-version` header),
 //! `POST /v1beta/models/{model}:streamGenerateContent?alt=sse`,
 //! `POST /v1beta/models/{model}:generateContent`, `GET /v1beta/models`.
+//!
+//! Tool calls (see [`tools`]): a script with `tool_calls` answers with them until the
+//! conversation holds a tool result, then with its text, so a two-step agent loop runs against
+//! it; an Anthropic request that forces one tool (how json_schema is asked there) gets that tool
+//! called with the reply as its input. `raw_stream` replays a recorded stream verbatim.
 
 #![allow(dead_code)]
 
@@ -26,6 +31,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use futures::Stream;
 use serde_json::{Value, json};
+
+mod tools;
+pub use tools::Call;
 
 /// The wire format of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +76,10 @@ pub struct Script {
     pub usage: (u64, u64),
     /// End as a provider does when `max_tokens` cut the answer short.
     pub hit_max_tokens: bool,
+    /// Call these tools (in parallel when more than one) until the request holds a tool result.
+    pub tool_calls: Vec<Call>,
+    /// Instead of generated frames, stream this recorded body (frames split at blank lines).
+    pub raw_stream: Option<&'static str>,
 }
 
 impl Default for Script {
@@ -88,6 +100,8 @@ impl Default for Script {
             huge: None,
             usage: (11, 7),
             hit_max_tokens: false,
+            tool_calls: Vec::new(),
+            raw_stream: None,
         }
     }
 }
@@ -102,6 +116,22 @@ impl Script {
         }
     }
 
+    /// A script that calls `calls` first, then answers `reply` once it has their results.
+    pub fn tools(calls: Vec<Call>, reply: &str) -> Self {
+        Self {
+            tool_calls: calls,
+            ..Self::reply(reply, 3)
+        }
+    }
+
+    /// A script replaying a recorded stream.
+    pub fn raw(stream: &'static str) -> Self {
+        Self {
+            raw_stream: Some(stream),
+            ..Self::default()
+        }
+    }
+
     /// A script answering an HTTP error.
     pub fn status(status: u16) -> Self {
         Self {
@@ -112,7 +142,7 @@ impl Script {
 }
 
 /// The provider's finish reason for a whole answer, or one cut short by `max_tokens`.
-fn finish_reason(wire: Wire, script: &Script) -> &'static str {
+pub(crate) fn finish_reason(wire: Wire, script: &Script) -> &'static str {
     match (wire, script.hit_max_tokens) {
         (Wire::Openai, false) => "stop",
         (Wire::Openai, true) => "length",
@@ -337,6 +367,7 @@ async fn openai_chat(
     answer(
         &shared,
         Wire::Openai,
+        &req,
         &model,
         stream,
         usage,
@@ -359,6 +390,7 @@ async fn anthropic_messages(
     answer(
         &shared,
         Wire::Anthropic,
+        &req,
         &model,
         stream,
         true,
@@ -392,9 +424,11 @@ async fn gemini_generate(
             );
         }
     };
+    let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     answer(
         &shared,
         Wire::Gemini,
+        &req,
         model,
         stream,
         true,
@@ -570,6 +604,7 @@ fn provider_error(wire: Wire, status: u16, model: &str, key: &str) -> Value {
 async fn answer(
     shared: &Arc<Shared>,
     wire: Wire,
+    req: &Value,
     model: &str,
     stream: bool,
     include_usage: bool,
@@ -579,10 +614,22 @@ async fn answer(
     if let Some(r) = early_answer(&script, wire, model, &key).await {
         return r;
     }
+    let calls = tools::planned(&script, wire, req);
     if !stream {
+        if !calls.is_empty() {
+            return json_response(StatusCode::OK, tools::whole(&script, wire, model, &calls));
+        }
         return whole_answer(&script, wire, model);
     }
-    let frames = frames(&script, wire, model, include_usage);
+    let frames = if let Some(raw) = script.raw_stream {
+        raw.split_inclusive("\n\n")
+            .map(|f| Frame::Data(Bytes::from(f)))
+            .collect()
+    } else if calls.is_empty() {
+        frames(&script, wire, model, include_usage)
+    } else {
+        tools::frames(&script, wire, model, include_usage, &calls)
+    };
     let body = Paced {
         frames: frames.into(),
         pacing: script.pacing,
@@ -638,7 +685,7 @@ fn whole_answer(script: &Script, wire: Wire, model: &str) -> Response {
 }
 
 /// Splits text into `n` pieces (on character boundaries).
-fn split(text: &str, n: usize) -> Vec<String> {
+pub(crate) fn split(text: &str, n: usize) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     let n = n.max(1).min(chars.len().max(1));
     let size = chars.len().div_ceil(n).max(1);
@@ -649,13 +696,13 @@ fn split(text: &str, n: usize) -> Vec<String> {
     out
 }
 
-enum Frame {
+pub(crate) enum Frame {
     Data(Bytes),
     /// Break the connection.
     Reset,
 }
 
-fn sse(event: Option<&str>, data: &Value, crlf: bool) -> String {
+pub(crate) fn sse(event: Option<&str>, data: &Value, crlf: bool) -> String {
     let nl = if crlf { "\r\n" } else { "\n" };
     let mut s = String::new();
     if let Some(e) = event {

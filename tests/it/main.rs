@@ -12,6 +12,7 @@ mod api;
 mod audit;
 mod auth;
 mod backup;
+mod chat_surface;
 mod cli;
 mod community;
 mod edge;

@@ -43,6 +43,9 @@ pub fn routes(r: Routes<ApiState>) -> Routes<ApiState> {
 }
 
 /// Rewrites our error responses into OpenAI's shape (`/v1` only).
+/// How every "no such model" message begins, so that it gets OpenAI's `model_not_found` code.
+const NO_MODEL: &str = "the model `";
+
 pub async fn openai_errors(request: Request, next: Next) -> Response {
     let is_v1 = request.uri().path().starts_with("/v1/");
     let mut response = next.run(request).await;
@@ -59,6 +62,11 @@ pub async fn openai_errors(request: Request, next: Next) -> Response {
             Some("invalid_api_key"),
         ),
         403 => (StatusCode::FORBIDDEN, "permission_error", None),
+        404 if e.message.starts_with(NO_MODEL) => (
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("model_not_found"),
+        ),
         404 => (
             StatusCode::NOT_FOUND,
             "invalid_request_error",
@@ -163,7 +171,7 @@ fn model_error(e: Error, model: &str) -> Error {
     match e {
         Error::Forbidden => Error::Denied(format!("this API key may not use the model `{model}`")),
         Error::NotFound => Error::Missing(format!(
-            "the model `{model}` does not exist or no connection offers it"
+            "{NO_MODEL}{model}` does not exist or no connection offers it"
         )),
         other => other,
     }
@@ -182,7 +190,7 @@ async fn model_one(
         .map(JsonResponse)
         .ok_or_else(|| {
             Error::Missing(format!(
-                "the model `{id}` does not exist or this key may not use it"
+                "{NO_MODEL}{id}` does not exist or this key may not use it"
             ))
         })
 }

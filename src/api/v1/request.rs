@@ -249,9 +249,19 @@ pub fn messages(input: Vec<Value>) -> Result<Vec<ChatMessage>> {
         return Err(Error::invalid("messages", "messages must not be empty"));
     }
     let mut calls: HashSet<String> = HashSet::new();
+    // The calls of the last assistant message not yet answered, and where it was.
+    let mut pending: (usize, Vec<String>) = (0, Vec::new());
     let mut out = Vec::with_capacity(input.len());
+    let count = input.len();
     for (i, raw) in input.into_iter().enumerate() {
         let at = |f: &str| format!("messages[{i}]{f}");
+        let is_tool = matches!(
+            raw.get("role").and_then(Value::as_str),
+            Some("tool" | "function")
+        );
+        if !is_tool && !pending.1.is_empty() {
+            return Err(unanswered(pending));
+        }
         let Value::Object(mut m) = raw else {
             return Err(Error::invalid(&at(""), "each message must be an object"));
         };
@@ -346,8 +356,11 @@ pub fn messages(input: Vec<Value>) -> Result<Vec<ChatMessage>> {
                         format!("no earlier assistant message made a tool call with the id `{id}`"),
                     ));
                 }
-                Some(_) => {}
+                Some(id) => pending.1.retain(|p| p != id),
             }
+        }
+        if !tool_calls.is_empty() {
+            pending = (i, tool_calls.iter().map(|c| c.id.clone()).collect());
         }
         out.push(ChatMessage {
             role,
@@ -357,7 +370,22 @@ pub fn messages(input: Vec<Value>) -> Result<Vec<ChatMessage>> {
             name: name.filter(|_| role != ChatRole::Tool),
         });
     }
+    if !pending.1.is_empty() && pending.0 + 1 < count {
+        return Err(unanswered(pending));
+    }
     Ok(out)
+}
+
+/// An assistant message whose tool calls were not all answered before the next turn.
+fn unanswered((at, ids): (usize, Vec<String>)) -> Error {
+    Error::invalid(
+        &format!("messages[{at}]"),
+        format!(
+            "an assistant message with tool_calls must be followed by tool messages answering \
+             each call; no answer for: {}",
+            ids.join(", ")
+        ),
+    )
 }
 
 /// Images: a `data:` URL of a supported type within the size limit, or an http(s) URL.
@@ -369,7 +397,7 @@ fn check_content(content: &Content, at: &str) -> Result<()> {
         let Part::ImageUrl { image_url } = p else {
             continue;
         };
-        let field = format!("{at}[{j}].image_url");
+        let field = format!("{at}[{j}].image_url.url");
         let url = image_url.url.as_str();
         if let Some(rest) = url.strip_prefix("data:") {
             let Some((meta, data)) = rest.split_once(',') else {
@@ -497,13 +525,13 @@ mod tests {
             field(
                 json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/tiff;base64,AAAA"}}]}]})
             ),
-            "messages[0].content[0].image_url"
+            "messages[0].content[0].image_url.url"
         );
         assert_eq!(
             field(
                 json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}]}]})
             ),
-            "messages[0].content[0].image_url"
+            "messages[0].content[0].image_url.url"
         );
         assert_eq!(
             field(json!({"model": "m", "messages": [user], "top_p": 3})),

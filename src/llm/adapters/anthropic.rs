@@ -66,6 +66,15 @@ fn blocks(content: &Content) -> Vec<Value> {
     }
 }
 
+/// Blocks as Anthropic accepts them, one text block as a plain string (the form most callers
+/// know).
+fn compact(blocks: Vec<Value>) -> Value {
+    match blocks.as_slice() {
+        [only] if only["type"] == "text" => only["text"].clone(),
+        _ => Value::Array(blocks),
+    }
+}
+
 /// The request body: system messages joined into `system`, tool results as user turns, and
 /// consecutive same-role turns merged (the API wants user and assistant turns to alternate,
 /// and all results of one turn's tool calls in one user message).
@@ -84,16 +93,12 @@ pub(crate) fn body(req: &ChatRequest, stream: bool) -> Value {
             "user",
             vec![json!({"type": "tool_result",
                 "tool_use_id": m.tool_call_id.clone().unwrap_or_default(),
-                "content": blocks(&m.content)})],
+                "content": compact(blocks(&m.content))})],
         ),
     });
     let messages: Vec<Value> = turns
         .into_iter()
-        .map(|(role, content)| match content.as_slice() {
-            // One text block goes as a plain string, the form most callers know.
-            [only] if only["type"] == "text" => json!({"role": role, "content": only["text"]}),
-            _ => json!({"role": role, "content": content}),
-        })
+        .map(|(role, content)| json!({"role": role, "content": compact(content)}))
         .collect();
     let mut b = Map::new();
     b.insert("model".into(), json!(req.model));

@@ -94,7 +94,7 @@ pub fn unsupported(kind: ProviderKind, req: &ChatRequest) -> Vec<Unsupported> {
                         && !image_url.url.starts_with("data:")
                     {
                         no(
-                            format!("messages[{i}].content[{j}].image_url"),
+                            format!("messages[{i}].content[{j}].image_url.url"),
                             " as an http(s) URL; send the image as a data: URL",
                         );
                     }
@@ -234,7 +234,7 @@ mod tests {
             vec![
                 "n",
                 "logit_bias",
-                "messages[0].content[0].image_url",
+                "messages[0].content[0].image_url.url",
                 "top_k"
             ]
         );
