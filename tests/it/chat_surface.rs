@@ -13,9 +13,9 @@ use crate::v1::{V1, setup_with};
 /// A 1×1 PNG.
 pub(crate) const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
 
-const OPENAI: &str = "gpt-4o-mini";
-const ANTHROPIC: &str = "claude-sonnet-4-0";
-const GEMINI: &str = "gemini-2.0-flash";
+pub(crate) const OPENAI: &str = "gpt-4o-mini";
+pub(crate) const ANTHROPIC: &str = "claude-sonnet-4-0";
+pub(crate) const GEMINI: &str = "gemini-2.0-flash";
 const EVERY: [(&str, Wire); 3] = [
     (OPENAI, Wire::Openai),
     (ANTHROPIC, Wire::Anthropic),
@@ -24,7 +24,7 @@ const EVERY: [(&str, Wire); 3] = [
 
 /// The /v1 setup (OpenAI and Anthropic connections) plus a Gemini connection and a lenient
 /// Anthropic one that drops what it cannot honour.
-async fn setup(script: Script) -> V1 {
+pub(crate) async fn setup(script: Script) -> V1 {
     let t = setup_with(script, |_| {}).await;
     for (name, kind, wire, models, drop) in [
         ("gemini", "google", Wire::Gemini, GEMINI, false),

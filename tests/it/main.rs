@@ -14,6 +14,7 @@ mod auth;
 mod backup;
 mod chat_surface;
 mod cli;
+mod clients;
 mod community;
 mod edge;
 mod fake_llm;

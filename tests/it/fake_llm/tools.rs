@@ -52,13 +52,14 @@ fn has_tool_result(wire: Wire, req: &Value) -> bool {
 }
 
 /// The calls this answer makes: a tool Anthropic was forced to call (with the reply as its
-/// input), else the script's calls until a result came back.
+/// input), else the script's calls when the request offers tools, until a result came back.
 pub(super) fn planned(script: &Script, wire: Wire, req: &Value) -> Vec<Call> {
     if wire == Wire::Anthropic && req["tool_choice"]["type"] == "tool" {
         let name = req["tool_choice"]["name"].as_str().unwrap_or_default();
         return vec![Call::new(name, &script.reply)];
     }
-    if has_tool_result(wire, req) {
+    let offers_tools = req["tools"].as_array().is_some_and(|t| !t.is_empty());
+    if !offers_tools || has_tool_result(wire, req) {
         return Vec::new();
     }
     script.tool_calls.clone()
