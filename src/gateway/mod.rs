@@ -5,12 +5,14 @@
 
 mod answer;
 pub mod budgets;
+mod embed;
 pub mod limits;
 mod open;
 pub mod pipeline;
 pub mod providers;
 pub mod recorder;
 
+pub use embed::{EmbedRequest, Embeddings};
 pub use pipeline::{Admission, Gateway, RunEvent, RunRequest, RunSummary};
 pub use providers::{ConnectionInput, Providers};
 pub use recorder::Recorder;

@@ -63,8 +63,8 @@ pub struct RunRequest {
 /// A call admitted under the limits and budgets, ready to run.
 #[derive(Debug)]
 pub struct Admission {
-    settings: Arc<GatewaySettings>,
-    reservation: Option<Reservation>,
+    pub(super) settings: Arc<GatewaySettings>,
+    pub(super) reservation: Option<Reservation>,
 }
 
 /// What the client sees, in order: `Started`, any number of `Delta`s, then `Finished`.
@@ -145,17 +145,17 @@ pub struct RunSummary {
 /// The gateway; cheap to clone.
 #[derive(Clone)]
 pub struct Gateway {
-    providers: Providers,
-    recorder: Recorder,
-    prices: Arc<PriceTable>,
+    pub(super) providers: Providers,
+    pub(super) recorder: Recorder,
+    pub(super) prices: Arc<PriceTable>,
     limits: Arc<Limits>,
     budgets: Arc<Budgets>,
     /// Settings by workspace with when they were read; re-read after `SETTINGS_TTL` so a change
     /// made through another server on the same database applies here too.
     settings: Arc<RwLock<SettingsCache>>,
     store: Arc<dyn Store>,
-    clock: Clock,
-    metrics: crate::metrics::Metrics,
+    pub(super) clock: Clock,
+    pub(super) metrics: crate::metrics::Metrics,
 }
 
 /// A running call: forwards upstream events, accumulates the run, and records it exactly once,
@@ -272,27 +272,42 @@ impl Gateway {
     /// cost (prompt tokens plus `max_tokens`, or 1,024 output tokens when it is not set) is
     /// reserved against the month's budgets. A refusal names the limit or budget.
     pub async fn admit(&self, req: &RunRequest) -> Result<Admission> {
-        let settings = self.settings(req.workspace).await?;
+        let output = u64::from(req.chat.max_tokens.unwrap_or(1024));
+        self.admit_call(
+            (req.workspace, req.user, req.api_key),
+            &req.chat.model,
+            || request_tokens(&req.chat),
+            output,
+        )
+        .await
+    }
+
+    /// Admits a call of `model` by `who` (workspace, user, key): `tokens` counts its prompt
+    /// (only when a limit or budget needs it), `output` is the output tokens to reserve for.
+    pub(super) async fn admit_call(
+        &self,
+        (workspace, user, key): (WorkspaceId, UserId, Option<ApiKeyId>),
+        model: &str,
+        tokens: impl FnOnce() -> u64,
+        output: u64,
+    ) -> Result<Admission> {
+        let settings = self.settings(workspace).await?;
         let budgeted = settings.budget_usd.is_some() || settings.member_budget_usd.is_some();
         let counts = self.limits.counts_tokens(&settings) || budgeted;
-        let tokens = if counts { request_tokens(&req.chat) } else { 0 };
+        let tokens = if counts { tokens() } else { 0 };
         let who = Caller {
-            key: req.api_key.map(|k| k.0),
-            user: req.user.0,
-            workspace: req.workspace.0,
+            key: key.map(|k| k.0),
+            user: user.0,
+            workspace: workspace.0,
         };
         self.limits
             .admit(who, u32::try_from(tokens).unwrap_or(u32::MAX), &settings)?;
         let estimate = if budgeted {
-            match self
-                .providers
-                .connection_for(req.workspace, &req.chat.model)
-                .await
-            {
+            match self.providers.connection_for(workspace, model).await {
                 Ok(conn) => self
                     .prices
-                    .lookup(conn.kind.as_str(), &req.chat.model)
-                    .cost_usd(tokens, u64::from(req.chat.max_tokens.unwrap_or(1024)))
+                    .lookup(conn.kind.as_str(), model)
+                    .cost_usd(tokens, output)
                     .unwrap_or(0.0),
                 Err(_) => 0.0,
             }
@@ -301,13 +316,7 @@ impl Gateway {
         };
         let reservation = self
             .budgets
-            .reserve(
-                req.workspace,
-                req.user,
-                self.clock.now(),
-                estimate,
-                &settings,
-            )
+            .reserve(workspace, user, self.clock.now(), estimate, &settings)
             .await
             .inspect_err(|e| {
                 if matches!(e, crate::error::Error::OverBudget(_)) {

@@ -3,6 +3,7 @@
 
 pub mod adapters;
 pub mod chat;
+pub mod embeddings;
 pub mod estimate;
 pub mod outbound;
 pub mod pricing;

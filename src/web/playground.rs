@@ -677,7 +677,10 @@ async fn run_page(
                 p.muted.small { "Dropped because the provider cannot honour them: " code { (d) } }
             }
             div #run-tool-calls { (super::chat_view::tool_calls(&calls)) }
-            @if run.output.is_empty() && calls.is_empty() {
+            @let embeddings = run.detail.as_ref().and_then(|d| d.get("embeddings"));
+            @if let Some(e) = embeddings {
+                p #run-embeddings { "Embeddings: " (e["count"]) " vectors of " (e["dimensions"]) " dimensions (the vectors are returned to the caller, not kept)." }
+            } @else if run.output.is_empty() && calls.is_empty() {
                 p.muted { "No output was kept." }
             } @else {
                 div.markdown #run-output-rendered { (maud::PreEscaped(crate::http::markdown::render(&run.output))) }

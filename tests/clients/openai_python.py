@@ -1,7 +1,7 @@
 """The official OpenAI Python SDK against Promptyard's /v1, one model at a time.
 
-Run by tests/it/clients.rs with PROMPTYARD_BASE_URL, PROMPTYARD_KEY and PROMPTYARD_MODELS
-(comma-separated) set, against fake upstreams that call `get_weather` until they get its result
+Run by tests/it/clients.rs with PROMPTYARD_BASE_URL, PROMPTYARD_KEY, PROMPTYARD_MODELS and
+PROMPTYARD_EMBEDDING_MODELS (comma-separated) set, against fake upstreams that call `get_weather` until they get its result
 and then answer `{"city": "Paris", "celsius": 21}`. Exits non-zero on the first failure.
 """
 
@@ -107,6 +107,18 @@ def bad_request(client, model):
     raise AssertionError("no BadRequestError")
 
 
+def embeddings(client, model):
+    """The SDK asks for base64 by default and decodes it; the fake's vector i, entry j is
+    (i + 1) / 10 + j / 100."""
+    done = client.embeddings.create(model=model, input=["first", "second"])
+    check(len(done.data) == 2, f"{len(done.data)} vectors")
+    for i, item in enumerate(done.data):
+        want = [(i + 1) / 10 + j / 100 for j in range(4)]
+        check(all(abs(a - b) < 1e-6 for a, b in zip(item.embedding, want)), f"vector {i}")
+        check(len(item.embedding) == 4, "dimensions")
+    check(done.usage.prompt_tokens > 0, "usage")
+
+
 def main():
     client = openai.OpenAI(
         base_url=os.environ["PROMPTYARD_BASE_URL"],
@@ -121,6 +133,13 @@ def main():
                 print(f"{model}: {step.__name__} failed: {e!r}", file=sys.stderr)
                 sys.exit(1)
             print(f"{model}: {step.__name__} ok")
+    for model in filter(None, os.environ.get("PROMPTYARD_EMBEDDING_MODELS", "").split(",")):
+        try:
+            embeddings(client, model)
+        except Exception as e:  # noqa: BLE001
+            print(f"{model}: embeddings failed: {e!r}", file=sys.stderr)
+            sys.exit(1)
+        print(f"{model}: embeddings ok")
     print(f"openai {openai.__version__}: all passed")
 
 

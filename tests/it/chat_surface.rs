@@ -3,7 +3,6 @@
 //! provider streams, parameters a provider cannot honour, and upstream failures. Each test
 //! asserts both the exact body the upstream received and what the caller got back.
 
-use promptyard::domain::RunId;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -148,17 +147,6 @@ fn finish_of(chunks: &[Value]) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn run_of(t: &V1, id: &Value) -> promptyard::domain::Run {
-    let id: RunId = id.as_str().expect("run_id").parse().unwrap();
-    for _ in 0..100 {
-        if let Ok(run) = t.app.store.get_run(id).await {
-            return run;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("run {id} was never recorded");
-}
-
 /// What each provider must have received for the second step of the weather loop.
 fn second_step_body(wire: Wire, id: &str) -> Value {
     match wire {
@@ -243,7 +231,7 @@ async fn chat_tool_loop_runs_on_every_provider() {
                 );
             }
         }
-        let run = run_of(&t, &first["run_id"]).await;
+        let run = t.app.recorded_run(&first["run_id"]).await;
         let detail = run.detail.expect("the run records the tool call");
         assert_eq!(detail["tool_calls"][0]["function"]["name"], "get_weather");
 
@@ -424,7 +412,7 @@ async fn chat_images_reach_each_provider_in_its_form() {
                     {"inlineData": {"mimeType": "image/png", "data": PNG}}])
             ),
         }
-        let run = run_of(&t, &answer["run_id"]).await;
+        let run = t.app.recorded_run(&answer["run_id"]).await;
         assert!(run.prompt.contains(PNG), "the run keeps the image it sent");
         // The history page shows the image as a thumbnail.
         let page = t
@@ -565,7 +553,7 @@ async fn chat_parameters_a_provider_cannot_honour_are_refused_or_dropped() {
     let sent = t.fake.last_request().body;
     assert!(sent.get("seed").is_none() && sent.get("frequency_penalty").is_none());
     assert_eq!(sent["top_p"], 0.9);
-    let run = run_of(&t, &answer["run_id"]).await;
+    let run = t.app.recorded_run(&answer["run_id"]).await;
     assert_eq!(
         run.detail.unwrap()["dropped"],
         json!(["seed", "frequency_penalty"])
@@ -697,7 +685,7 @@ async fn chat_broken_tool_arguments_are_kept_and_flagged() {
     assert_eq!(status, 200, "{answer}");
     let call = &answer["choices"][0]["message"]["tool_calls"][0];
     assert_eq!(call["function"]["arguments"], "{\"city\": \"Par");
-    let run = run_of(&t, &answer["run_id"]).await;
+    let run = t.app.recorded_run(&answer["run_id"]).await;
     let detail = run.detail.unwrap();
     assert_eq!(detail["invalid_tool_arguments"], json!([0]), "{detail}");
     let page = t

@@ -1,6 +1,6 @@
 //! The official OpenAI SDKs, Python and Node, driving the real server against the fake OpenAI,
 //! Anthropic and Gemini upstreams: a two-step tool loop, streamed tool calls assembled by the
-//! SDK, `chat.completions.parse` with a Pydantic model, and a bad request surfacing as the
+//! SDK, `chat.completions.parse` with a Pydantic model, embeddings (Python), and a bad request surfacing as the
 //! SDK's `BadRequestError`. The client scripts are `tests/clients/openai_python.py` and
 //! `tests/browser/clients/openai_node.mjs`; their pinned packages come from
 //! `tests/clients/requirements.txt` (a venv named by `PROMPTYARD_TEST_PYTHON`) and
@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::chat_surface::{ANTHROPIC, GEMINI, OPENAI, setup};
+use crate::embeddings::{GEMINI_EMBED, OPENAI_EMBED, add_embedding_connections};
 use crate::fake_llm::{Call, Script};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -40,6 +41,7 @@ fn unavailable(what: &str) -> bool {
 
 async fn drive(program: PathBuf, client: &Path) {
     let t = setup(script()).await;
+    add_embedding_connections(&t).await;
     let key = t.key("").await;
     let base = t.app.url("/v1");
     let client = client.to_owned();
@@ -49,6 +51,10 @@ async fn drive(program: PathBuf, client: &Path) {
             .env("PROMPTYARD_BASE_URL", base)
             .env("PROMPTYARD_KEY", key)
             .env("PROMPTYARD_MODELS", [OPENAI, ANTHROPIC, GEMINI].join(","))
+            .env(
+                "PROMPTYARD_EMBEDDING_MODELS",
+                [OPENAI_EMBED, GEMINI_EMBED].join(","),
+            )
             .output()
             .expect("the client runs")
     })

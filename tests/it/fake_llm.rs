@@ -7,7 +7,9 @@
 //! Paths: `POST /v1/chat/completions`, `POST /v1/messages`, `GET /v1/models` (OpenAI format, or
 //! Anthropic's when the request has an `anthropic-version` header),
 //! `POST /v1beta/models/{model}:streamGenerateContent?alt=sse`,
-//! `POST /v1beta/models/{model}:generateContent`, `GET /v1beta/models`.
+//! `POST /v1beta/models/{model}:generateContent`, `GET /v1beta/models`; embeddings at
+//! `POST /v1/embeddings` and `POST /v1beta/models/{model}:batchEmbedContents` (vector `i`, entry
+//! `j` is `(i + 1) / 10 + j / 100`, 4 dimensions unless asked for fewer or more).
 //!
 //! Tool calls (see [`tools`]): a script with `tool_calls` answers with them until the
 //! conversation holds a tool result, then with its text, so a two-step agent loop runs against
@@ -33,7 +35,7 @@ use futures::Stream;
 use serde_json::{Value, json};
 
 mod tools;
-pub use tools::Call;
+pub use tools::{Call, fake_vector};
 
 /// The wire format of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,7 +176,7 @@ impl Recorded {
 }
 
 #[derive(Default)]
-struct Shared {
+pub(crate) struct Shared {
     default: Mutex<Script>,
     per_model: Mutex<HashMap<String, Script>>,
     models: Mutex<Vec<String>>,
@@ -185,7 +187,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn script(&self, model: &str) -> Script {
+    pub(crate) fn script(&self, model: &str) -> Script {
         let per = self.per_model.lock().unwrap();
         per.get(model)
             .cloned()
@@ -220,6 +222,7 @@ impl FakeLlm {
         let app = Router::new()
             .route("/v1/chat/completions", post(openai_chat))
             .route("/v1/messages", post(anthropic_messages))
+            .route("/v1/embeddings", post(tools::openai_embeddings))
             .route("/v1/models", get(models_v1))
             .route("/v1beta/models", get(gemini_models))
             .route("/v1beta/models/{*rest}", post(gemini_generate))
@@ -290,7 +293,13 @@ impl FakeLlm {
     }
 }
 
-fn record(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) {
+pub(crate) fn record(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) {
     let body = if body.is_empty() {
         Value::Null
     } else {
@@ -316,7 +325,7 @@ fn record(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body
 }
 
 /// The key the request carried, however the wire format sends it.
-fn sent_key(headers: &HeaderMap, uri: &Uri) -> String {
+pub(crate) fn sent_key(headers: &HeaderMap, uri: &Uri) -> String {
     let h = |n: &str| {
         headers
             .get(n)
@@ -417,6 +426,10 @@ async fn gemini_generate(
     let stream = match action {
         "streamGenerateContent" => true,
         "generateContent" => false,
+        "batchEmbedContents" => {
+            let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            return tools::gemini_embeddings(&shared, &req, &sent_key(&headers, &uri)).await;
+        }
         _ => {
             return json_response(
                 StatusCode::NOT_FOUND,
@@ -521,7 +534,7 @@ fn query_param(uri: &Uri, name: &str) -> Option<String> {
     })
 }
 
-fn json_response(status: StatusCode, body: Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: Value) -> Response {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
@@ -530,7 +543,12 @@ fn json_response(status: StatusCode, body: Value) -> Response {
 }
 
 /// The delay, then a redirect or an error answer if the script says so.
-async fn early_answer(script: &Script, wire: Wire, model: &str, key: &str) -> Option<Response> {
+pub(crate) async fn early_answer(
+    script: &Script,
+    wire: Wire,
+    model: &str,
+    key: &str,
+) -> Option<Response> {
     if !script.first_byte_delay.is_zero() {
         tokio::time::sleep(script.first_byte_delay).await;
     }

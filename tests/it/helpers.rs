@@ -164,6 +164,18 @@ impl TestApp {
             .id
     }
 
+    /// The run with `id` (as a JSON string from an answer), waiting for the recorder.
+    pub async fn recorded_run(&self, id: &serde_json::Value) -> promptyard::domain::Run {
+        let id: promptyard::domain::RunId = id.as_str().expect("a run id").parse().unwrap();
+        for _ in 0..100 {
+            if let Ok(run) = self.store.get_run(id).await {
+                return run;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("run {id} was never recorded");
+    }
+
     /// The first workspace `client` lists: their personal one for a new user.
     pub async fn first_workspace(
         &self,

@@ -17,6 +17,7 @@ mod cli;
 mod clients;
 mod community;
 mod edge;
+mod embeddings;
 mod fake_llm;
 mod forms;
 mod gateway;

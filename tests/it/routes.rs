@@ -122,6 +122,7 @@ const EXPECTED: &[(&str, &str, Need)] = &[
     ("POST", "/v1/chat/completions", Bearer),
     ("GET", "/v1/models", Bearer),
     ("GET", "/v1/models/{id}", Bearer),
+    ("POST", "/v1/embeddings", Bearer),
     ("POST", "/v1/templates/{id}/run", Bearer),
     ("GET", "/w/{ws}/playground", Ws(Role::Viewer)),
     ("POST", "/w/{ws}/playground/run", Ws(Role::Viewer)),

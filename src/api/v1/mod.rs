@@ -1,9 +1,10 @@
 //! The OpenAI-compatible API under `/v1`, for tools and SDKs that speak OpenAI: chat
-//! completions (streamed as server-sent events ending in `data: [DONE]`, or whole), the model
-//! list, and running a template. Authenticated by `Authorization: Bearer <key>`; every call is
+//! completions (streamed as server-sent events ending in `data: [DONE]`, or whole), embeddings,
+//! the model list, and running a template. Authenticated by `Authorization: Bearer <key>`; every call is
 //! a run attributed to the key. Errors use OpenAI's error shape and statuses, so SDKs raise the
 //! error types their users expect.
 
+mod embeddings;
 mod request;
 mod response;
 
@@ -32,6 +33,8 @@ pub const CHAT: &str = "/v1/chat/completions";
 pub const MODELS: &str = "/v1/models";
 /// One model.
 pub const MODEL: &str = "/v1/models/{id}";
+/// Embeddings.
+pub const EMBEDDINGS: &str = "/v1/embeddings";
 /// Run a template.
 pub const TEMPLATE_RUN: &str = "/v1/templates/{id}/run";
 
@@ -39,6 +42,7 @@ pub fn routes(r: Routes<ApiState>) -> Routes<ApiState> {
     r.post(CHAT, Permission::ApiKey, chat)
         .get(MODELS, Permission::ApiKey, models)
         .get(MODEL, Permission::ApiKey, model_one)
+        .post(EMBEDDINGS, Permission::ApiKey, embeddings::embeddings)
         .post(TEMPLATE_RUN, Permission::ApiKey, template_run)
 }
 

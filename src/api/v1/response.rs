@@ -65,7 +65,7 @@ fn tool_call_delta(d: &ToolCallDelta) -> Value {
 
 /// The HTTP answer to a run that failed before any output: the provider's own status where it
 /// means something to the caller, in OpenAI's error shape.
-fn failed(s: RunSummary) -> Response {
+pub(super) fn failed(s: RunSummary) -> Response {
     let message = s.error.clone().unwrap_or_else(|| s.state.to_string());
     let (status, kind, code, param, retry_after) = match &s.failure {
         Some(LlmError::Unsupported { param, .. }) => (

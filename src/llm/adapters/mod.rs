@@ -6,11 +6,13 @@
 //! [`LlmError`]s whose text never contains the endpoint's key.
 
 mod anthropic;
+mod embeddings;
 mod gemini;
 mod openai;
 mod sse;
 mod support;
 
+pub use embeddings::{embed, embeddings_unsupported};
 pub use support::{drop_unsupported, unsupported};
 
 use std::collections::VecDeque;

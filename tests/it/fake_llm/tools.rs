@@ -3,10 +3,18 @@
 //! call after another with its own `index`; Anthropic opens a `tool_use` block per call and
 //! streams `input_json_delta` fragments; Gemini sends each `functionCall` whole.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{Frame, Script, Wire, finish_reason, split, sse};
+use super::{
+    Frame, Script, Shared, Wire, early_answer, finish_reason, json_response, record, sent_key,
+    split, sse,
+};
 
 /// One tool call the fake makes.
 #[derive(Clone, Debug)]
@@ -241,4 +249,59 @@ pub(super) fn frames(
     out.into_iter()
         .map(|f| Frame::Data(Bytes::from(f)))
         .collect()
+}
+
+/// The fake's embedding of input `i`: `dims` entries.
+pub fn fake_vector(i: usize, dims: usize) -> Vec<f64> {
+    (0..dims)
+        .map(|j| (i as f64 + 1.0) / 10.0 + j as f64 / 100.0)
+        .collect()
+}
+
+pub(super) async fn openai_embeddings(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&shared, &method, &uri, &headers, &body);
+    let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let model = req["model"].as_str().unwrap_or_default().to_owned();
+    let script = shared.script(&model);
+    if let Some(r) = early_answer(&script, Wire::Openai, &model, &sent_key(&headers, &uri)).await {
+        return r;
+    }
+    let n = match &req["input"] {
+        Value::Array(items) if items.iter().all(Value::is_number) => 1,
+        Value::Array(items) => items.len(),
+        _ => 1,
+    };
+    let dims = req["dimensions"].as_u64().unwrap_or(4) as usize;
+    let data: Vec<Value> = (0..n)
+        .map(|i| json!({"object": "embedding", "index": i, "embedding": fake_vector(i, dims)}))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        json!({"object": "list", "data": data, "model": model,
+            "usage": {"prompt_tokens": 3 * n, "total_tokens": 3 * n}}),
+    )
+}
+
+pub(super) async fn gemini_embeddings(shared: &Arc<Shared>, req: &Value, key: &str) -> Response {
+    let script = shared.script("");
+    if let Some(r) = early_answer(&script, Wire::Gemini, "", key).await {
+        return r;
+    }
+    let empty = Vec::new();
+    let requests = req["requests"].as_array().unwrap_or(&empty);
+    let embeddings: Vec<Value> = requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let dims = r["outputDimensionality"].as_u64().unwrap_or(4) as usize;
+            json!({"values": fake_vector(i, dims)})
+        })
+        .collect();
+    json_response(StatusCode::OK, json!({"embeddings": embeddings}))
 }
