@@ -96,7 +96,19 @@ impl Providers {
     ) -> Result<(String, ProviderKind, String, Vec<String>)> {
         let name = validate_connection_name(&input.name)?;
         let kind = ProviderKind::parse(input.kind.trim())?;
-        let base_url = validate_base_url(&input.base_url)?;
+        // A blank base URL is the provider's own; a local server has no default to assume.
+        let raw = match input.base_url.trim() {
+            "" if kind == ProviderKind::OpenaiCompatible => {
+                return Err(Error::invalid(
+                    "base_url",
+                    "enter the server's base URL, for example http://127.0.0.1:11434/v1 \
+                     (Ollama) or http://127.0.0.1:8000/v1 (vLLM)",
+                ));
+            }
+            "" => kind.default_base_url(),
+            given => given,
+        };
+        let base_url = validate_base_url(raw)?;
         let url =
             url::Url::parse(&base_url).map_err(|_| Error::invalid("base_url", "not a URL"))?;
         self.outbound.policy().check_url(&url)?;

@@ -120,35 +120,49 @@ impl Policy {
     /// Checks a URL before sending: scheme, port, and (for IP literals) the address.
     pub fn check_url(&self, url: &Url) -> Result<()> {
         if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(refused(url, "only http and https are allowed"));
+            return Err(refused(url, &["only http and https are allowed".into()]));
         }
+        // Every setting that stands in the way, at once, so one change to the config suffices.
+        let mut missing: Vec<String> = Vec::new();
         let port = url.port_or_known_default().unwrap_or(0);
         if !self.ports.contains(&port) {
-            return Err(refused(
-                url,
-                &format!("port {port} is not in outbound.allow_ports"),
+            missing.push(format!(
+                "add port {port} to outbound.allow_ports (PROMPTYARD_OUTBOUND__ALLOW_PORTS)"
             ));
         }
-        match url.host() {
-            Some(url::Host::Ipv4(ip)) if !self.allows_ip(IpAddr::V4(ip), None) => Err(refused(
-                url,
-                "that address is private; list it in outbound.allow_cidrs",
-            )),
-            Some(url::Host::Ipv6(ip)) if !self.allows_ip(IpAddr::V6(ip), None) => Err(refused(
-                url,
-                "that address is private; list it in outbound.allow_cidrs",
-            )),
-            None => Err(refused(url, "the URL has no host")),
-            _ => Ok(()),
+        let refused_ip = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            None => return Err(refused(url, &["the URL has no host".into()])),
+            Some(url::Host::Domain(_)) => None,
+        }
+        .filter(|ip| !self.allows_ip(*ip, None));
+        if let Some(ip) = refused_ip {
+            missing.push(if is_internal(ip) {
+                format!(
+                    "that address is private: add {ip} to outbound.allow_cidrs \
+                     (PROMPTYARD_OUTBOUND__ALLOW_CIDRS)"
+                )
+            } else {
+                "outbound.block_public refuses public addresses".to_owned()
+            });
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(refused(url, &missing))
         }
     }
 }
 
-fn refused(url: &Url, why: &str) -> Error {
+fn refused(url: &Url, why: &[String]) -> Error {
     let host = url.host_str().unwrap_or("?");
     Error::invalid(
         "base_url",
-        format!("the outbound policy does not allow {host}: {why}"),
+        format!(
+            "the outbound policy does not allow {host}: {}",
+            why.join("; and ")
+        ),
     )
 }
 
@@ -238,6 +252,25 @@ mod tests {
             block_public,
             ..OutboundConfig::default()
         })
+    }
+
+    #[test]
+    fn a_refusal_names_every_setting_in_the_way() {
+        let p = policy(&[], &[], false);
+        let e = p
+            .check_url(&Url::parse("http://127.0.0.1:61999/v1").unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("add port 61999 to outbound.allow_ports"), "{e}");
+        assert!(e.contains("add 127.0.0.1 to outbound.allow_cidrs"), "{e}");
+        let e = p
+            .check_url(&Url::parse("http://[::1]:443/v1").unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("add ::1 to outbound.allow_cidrs") && !e.contains("port"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -207,7 +207,7 @@ async fn workspace_page(
         Some((&members, &templates)),
         state.search.status.rebuild_percent(),
     );
-    Ok(layout(&ctx, "History", Nav::Playground, body))
+    Ok(layout(&ctx, "History", Nav::History, body))
 }
 
 async fn my_page(
@@ -227,7 +227,7 @@ async fn my_page(
         None,
         state.search.status.rebuild_percent(),
     );
-    Ok(layout(&ctx, "My runs", Nav::Playground, body))
+    Ok(layout(&ctx, "My runs", Nav::History, body))
 }
 
 fn page(

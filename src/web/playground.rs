@@ -714,5 +714,5 @@ async fn run_page(
             }
         }
     };
-    Ok(layout(&ctx, "Run", Nav::Playground, body))
+    Ok(layout(&ctx, "Run", Nav::History, body))
 }

@@ -104,7 +104,15 @@ fn conn_fields(form: &ConnForm, id: &str, existing: Option<&Connection>) -> Mark
     html! {
         div.field { label for=(format!("{id}-name")) { "Name" } input id=(format!("{id}-name")) name="name" value=(form.name) required; }
         div.field { label { "Provider" } (kind_select(&form.kind)) }
-        div.field { label for=(format!("{id}-url")) { "Base URL" } input id=(format!("{id}-url")) name="base_url" value=(form.base_url) required; }
+        div.field {
+            label for=(format!("{id}-url")) { "Base URL" }
+            input id=(format!("{id}-url")) name="base_url" value=(form.base_url) inputmode="url"
+                placeholder="http://127.0.0.1:11434/v1" aria-describedby=(format!("{id}-url-help"));
+            p.small.muted id=(format!("{id}-url-help")) {
+                "Leave blank for OpenAI's, Anthropic's or Google's own address. For an OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio), enter its address, for example "
+                code { "http://127.0.0.1:11434/v1" } "."
+            }
+        }
         div.field {
             label for=(format!("{id}-key")) { "API key" }
             input id=(format!("{id}-key")) name="api_key" type="password" autocomplete="off"
@@ -191,7 +199,6 @@ async fn render(
 fn blank() -> ConnForm {
     ConnForm {
         kind: ProviderKind::Openai.as_str().into(),
-        base_url: ProviderKind::Openai.default_base_url().into(),
         ..ConnForm::default()
     }
 }

@@ -17,6 +17,8 @@ pub enum Nav {
     Templates,
     /// The playground.
     Playground,
+    /// Run history, and a run's page.
+    History,
     /// The current workspace's settings and members.
     Workspace,
     /// The community library.
@@ -52,6 +54,7 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, content: Markup) -> Markup {
                                 @if let Some(id) = ctx.current_id() {
                                     (nav_link(&paths::ws(paths::WS_TEMPLATES, id), "Templates", nav == Nav::Templates))
                                     (nav_link(&paths::ws(paths::WS_PLAYGROUND, id), "Playground", nav == Nav::Playground))
+                                    (nav_link(&paths::ws(paths::WS_HISTORY, id), "History", nav == Nav::History))
                                     (nav_link(&paths::ws(paths::WS_SETTINGS, id), "Members", nav == Nav::Workspace))
                                 }
                                 (nav_link(paths::CONTEXT, "Context", nav == Nav::Context))

@@ -566,6 +566,83 @@ async fn chat_parameters_a_provider_cannot_honour_are_refused_or_dropped() {
 }
 
 #[tokio::test]
+async fn chat_connection_form_defaults_and_refusals_help() {
+    let t = setup_with(Script::reply("ok", 1), |c| c.outbound.allow_ports.push(443)).await;
+    let add = |kind: &'static str, base: &'static str| {
+        let t = &t;
+        async move {
+            t.app
+                .post_form(
+                    &t.admin,
+                    "/admin/providers",
+                    &[
+                        ("name", &format!("{kind} {base}")),
+                        ("kind", kind),
+                        ("base_url", base),
+                        ("api_key", "sk-x"),
+                        ("models", &format!("m-{kind}-{}", base.len())),
+                    ],
+                )
+                .await
+        }
+    };
+    // No provider's address is prefilled; a blank one is the provider's own.
+    let page = t
+        .app
+        .get(&t.admin, "/admin/providers")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("value=\"https://api.openai.com/v1\""));
+    assert!(page.contains("placeholder=\"http://127.0.0.1:11434/v1\""));
+    let res = add("anthropic", "").await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let page = t
+        .app
+        .get(&t.admin, "/admin/providers")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("https://api.anthropic.com/v1"));
+    // A local server has no default address to assume.
+    let res = add("openai-compatible", "").await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("http://127.0.0.1:11434/v1")
+    );
+    // A refusal names every setting in the way at once.
+    let res = add("openai-compatible", "http://10.1.2.3:8000/v1").await;
+    assert_eq!(res.status(), 422);
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains("add port 8000 to outbound.allow_ports"),
+        "{text}"
+    );
+    assert!(
+        text.contains("add 10.1.2.3 to outbound.allow_cidrs"),
+        "{text}"
+    );
+    // History has its own place in the navigation.
+    let page = t
+        .app
+        .get(&t.admin, &format!("/w/{}/history", t.ws))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let current = page
+        .split("<a ")
+        .find(|a| a.contains("aria-current=\"page\""))
+        .unwrap();
+    assert!(current.contains(">History<"), "{current}");
+}
+
+#[tokio::test]
 async fn chat_openai_compatible_servers_get_unknown_fields_verbatim() {
     let t = setup(Script::reply("ok", 1)).await;
     let base = t.fake.base_for(Wire::Openai);

@@ -115,14 +115,10 @@ impl VarRow {
             None
         } else {
             Some(match kind {
-                VarKind::Number => {
-                    let n: f64 = d
-                        .parse()
-                        .map_err(|_| bad(format!("the default `{d}` is not a number")))?;
-                    serde_json::Number::from_f64(n)
-                        .map(Value::Number)
-                        .ok_or_else(|| bad(format!("the default `{d}` is not a finite number")))?
-                }
+                // As typed: `3` stays an integer and renders as `3`, not `3.0`.
+                VarKind::Number => serde_json::from_str::<serde_json::Number>(d)
+                    .map(Value::Number)
+                    .map_err(|_| bad(format!("the default `{d}` is not a number")))?,
                 VarKind::Boolean => match d {
                     "true" | "yes" | "on" | "1" => Value::Bool(true),
                     "false" | "no" | "off" | "0" => Value::Bool(false),
@@ -238,5 +234,32 @@ impl TemplateForm {
                 "the form lost track of the version it edits; reload the page",
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_number_default_keeps_the_form_it_was_typed_in() {
+        for (typed, rendered) in [("3", "3"), ("2.5", "2.5"), ("-1", "-1")] {
+            let row = VarRow {
+                name: "n".into(),
+                kind: "number".into(),
+                default: typed.into(),
+                ..VarRow::default()
+            };
+            let def = row.to_def().unwrap();
+            assert_eq!(def.default.as_ref().unwrap().to_string(), rendered);
+            assert_eq!(VarRow::from_def(&def).default, typed);
+        }
+        let bad = VarRow {
+            name: "n".into(),
+            kind: "number".into(),
+            default: "three".into(),
+            ..VarRow::default()
+        };
+        assert!(bad.to_def().is_err());
     }
 }
