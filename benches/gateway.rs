@@ -18,7 +18,8 @@
 //!    hide its queue by slowing the sender);
 //! 2. throughput at 32 requests in flight, gateway / direct;
 //! 3. streaming from a paced upstream (one chunk per millisecond): added time to first token
-//!    and added gap between chunks;
+//!    and added gap between chunks, for a text answer and for a streamed tool call (the same
+//!    sixteen pieces as argument fragments), side by side;
 //! 4. 256 concurrent slow streams: each must end with `[DONE]` and the full reply within a
 //!    timeout; the server's resident memory (VmRSS) before, at the peak and after;
 //! 5. throughput with run recording on and off (the workspace's `retention` setting);
@@ -99,6 +100,8 @@ const FAST: &str = "bench-fast";
 const PACED: &str = "bench-paced";
 /// One chunk per `SLOW_INTERVAL`.
 const SLOW: &str = "bench-slow";
+/// Like `PACED`, but the answer is a tool call whose arguments arrive in the reply's pieces.
+const PACED_TOOL: &str = "bench-paced-tool";
 /// The reply, one SSE chunk per piece.
 const REPLY: [&str; 16] = [
     "Hello",
@@ -170,16 +173,29 @@ async fn fake_chat(Json(body): Json<Value>) -> Response {
             "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}),
         )
     };
-    let mut chunks = vec![chunk(
-        json!({"role": "assistant", "content": ""}),
-        Value::Null,
-    )];
-    chunks.extend(
-        REPLY
-            .iter()
-            .map(|p| chunk(json!({"content": p}), Value::Null)),
-    );
-    chunks.push(chunk(json!({}), json!("stop")));
+    let tool = model == PACED_TOOL;
+    let mut chunks = vec![if tool {
+        chunk(
+            json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0,
+                "id": "call_bench", "type": "function",
+                "function": {"name": "bench_tool", "arguments": ""}}]}),
+            Value::Null,
+        )
+    } else {
+        chunk(json!({"role": "assistant", "content": ""}), Value::Null)
+    }];
+    chunks.extend(REPLY.iter().map(|p| {
+        let delta = if tool {
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": p}}]})
+        } else {
+            json!({"content": p})
+        };
+        chunk(delta, Value::Null)
+    }));
+    chunks.push(chunk(
+        json!({}),
+        json!(if tool { "tool_calls" } else { "stop" }),
+    ));
     if body["stream_options"]["include_usage"] == json!(true) {
         chunks.push(sse(
             &json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk",
@@ -188,7 +204,7 @@ async fn fake_chat(Json(body): Json<Value>) -> Response {
     }
     chunks.push(Bytes::from_static(b"data: [DONE]\n\n"));
     let pause = match model.as_str() {
-        PACED => PACED_INTERVAL,
+        PACED | PACED_TOOL => PACED_INTERVAL,
         SLOW => SLOW_INTERVAL,
         _ => Duration::ZERO,
     };
@@ -300,7 +316,7 @@ async fn start_promptyard(fake: &Fake) -> (Server, String) {
         &config,
         &format!(
             "add-provider --name fake --kind openai-compatible --base-url {}/v1 --model {FAST} \
-             --model {PACED} --model {SLOW} --api-key-stdin",
+             --model {PACED} --model {PACED_TOOL} --model {SLOW} --api-key-stdin",
             fake.base
         ),
         "sk-bench-upstream",
@@ -517,7 +533,11 @@ impl Target {
                 if v["usage"]["completion_tokens"] == json!(COMPLETION_TOKENS) {
                     usage = true;
                 }
-                match v["choices"][0]["delta"]["content"].as_str() {
+                let delta = &v["choices"][0]["delta"];
+                let piece = delta["content"]
+                    .as_str()
+                    .or_else(|| delta["tool_calls"][0]["function"]["arguments"].as_str());
+                match piece {
                     Some(piece) if !piece.is_empty() => {
                         match ttft {
                             None => ttft = Some(now - start),
@@ -555,6 +575,11 @@ fn request(model: &str, stream: bool) -> Bytes {
     });
     if stream {
         body["stream_options"] = json!({"include_usage": true});
+    }
+    if model == PACED_TOOL {
+        body["tools"] = json!([{"type": "function", "function": {"name": "bench_tool",
+            "description": "A tool the fake calls", "parameters": {"type": "object",
+            "properties": {"text": {"type": "string"}}}}}]);
     }
     Bytes::from(body.to_string())
 }
@@ -861,56 +886,68 @@ async fn throughput_phase(targets: &Pair, fails: &Arc<Failures>, report: &mut Re
 }
 
 async fn streaming_phase(targets: &Pair, fails: &Arc<Failures>, report: &mut Report) {
-    let body = request(PACED, true);
-    let mut ttft = [Vec::new(), Vec::new()];
-    let mut gaps = [Vec::new(), Vec::new()];
-    let mut total = [Vec::new(), Vec::new()];
-    for round in 0..=STREAM_ROUNDS {
-        for (i, t) in targets.iter().enumerate() {
-            for _ in 0..STREAM_PER_ROUND {
-                let r = t.stream(&body, Instant::now()).await;
-                // Round 0 warms up.
-                if let Some(s) = fails.check("streaming", t.name, r)
-                    && round > 0
-                {
-                    ttft[i].push(s.ttft);
-                    gaps[i].extend(s.gaps);
-                    total[i].push(s.total);
+    let mut added_ttft = Vec::new();
+    for (answer, model) in [("text", PACED), ("tool call", PACED_TOOL)] {
+        let body = request(model, true);
+        let mut ttft = [Vec::new(), Vec::new()];
+        let mut gaps = [Vec::new(), Vec::new()];
+        let mut total = [Vec::new(), Vec::new()];
+        for round in 0..=STREAM_ROUNDS {
+            for (i, t) in targets.iter().enumerate() {
+                for _ in 0..STREAM_PER_ROUND {
+                    let r = t.stream(&body, Instant::now()).await;
+                    // Round 0 warms up.
+                    if let Some(s) = fails.check("streaming", t.name, r)
+                        && round > 0
+                    {
+                        ttft[i].push(s.ttft);
+                        gaps[i].extend(s.gaps);
+                        total[i].push(s.total);
+                    }
                 }
             }
         }
-    }
-    println!(
-        "3. streaming, 1 in flight, {} chunks {} ms apart ({} streams each), p50 / p99 in us:",
-        REPLY.len(),
-        PACED_INTERVAL.as_millis(),
-        ttft[0].len(),
-    );
-    for (what, v) in [
-        ("time to first token", &mut ttft),
-        ("gap between chunks", &mut gaps),
-        ("time to [DONE]", &mut total),
-    ] {
-        let [d, g] = v;
         println!(
-            "   {what:<34} direct {:>13}   gateway {:>13}",
-            p50_p99(d),
-            p50_p99(g)
+            "3. streaming a {answer}, 1 in flight, {} chunks {} ms apart ({} streams each), \
+             p50 / p99 in us:",
+            REPLY.len(),
+            PACED_INTERVAL.as_millis(),
+            ttft[0].len(),
+        );
+        for (what, v) in [
+            ("time to first piece", &mut ttft),
+            ("gap between chunks", &mut gaps),
+            ("time to [DONE]", &mut total),
+        ] {
+            let [d, g] = v;
+            println!(
+                "   {what:<34} direct {:>13}   gateway {:>13}",
+                p50_p99(d),
+                p50_p99(g)
+            );
+        }
+        let [dt, gt] = &mut ttft;
+        let ttft50 = added(gt, dt, 50.0) / 1000.0;
+        let ttft99 = added(gt, dt, 99.0) / 1000.0;
+        report.target(
+            &format!("added time to first token p99, streaming a {answer}"),
+            format!("{ttft99:.2} ms"),
+            &format!("<= {TARGET_ADDED_TTFT_P99_MS} ms"),
+            ttft99 <= TARGET_ADDED_TTFT_P99_MS,
+        );
+        let [dg, gg] = &mut gaps;
+        report.info(
+            &format!("added gap between chunks p50 / p99, {answer}"),
+            format!("{:.0} / {:.0} us", added(gg, dg, 50.0), added(gg, dg, 99.0)),
+        );
+        added_ttft.push((ttft50, ttft99));
+    }
+    if let [(t50, t99), (c50, c99)] = added_ttft[..] {
+        report.info(
+            "added time to first token, tool call minus text, p50 / p99",
+            format!("{:+.3} / {:+.3} ms", c50 - t50, c99 - t99),
         );
     }
-    let [dt, gt] = &mut ttft;
-    let ttft99 = added(gt, dt, 99.0) / 1000.0;
-    report.target(
-        "added time to first token p99, streaming",
-        format!("{ttft99:.2} ms"),
-        &format!("<= {TARGET_ADDED_TTFT_P99_MS} ms"),
-        ttft99 <= TARGET_ADDED_TTFT_P99_MS,
-    );
-    let [dg, gg] = &mut gaps;
-    report.info(
-        "added gap between chunks p50 / p99",
-        format!("{:.0} / {:.0} us", added(gg, dg, 50.0), added(gg, dg, 99.0)),
-    );
 }
 
 /// `CONCURRENT_STREAMS` slow streams at once; returns how many stalled (no complete answer
