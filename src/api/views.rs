@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::domain::template_chat::{
+    ChatParts, ModelParams, ResponseSchema, TemplateMessage, TemplateTool,
+};
 use crate::domain::variables::VariableDef;
 use crate::domain::{
     Invite, InviteId, Member, MemberView, ModelDefaults, Role, Template, TemplateContent,
@@ -284,6 +287,14 @@ pub struct ContentBody {
     variables: Vec<VariableDef>,
     #[serde(default)]
     model: Option<ModelBody>,
+    #[serde(default)]
+    messages: Vec<TemplateMessage>,
+    #[serde(default)]
+    tools: Vec<TemplateTool>,
+    #[serde(default)]
+    response_schema: Option<ResponseSchema>,
+    #[serde(default)]
+    params: ModelParams,
     /// The version message.
     #[serde(default)]
     pub message: String,
@@ -300,6 +311,12 @@ impl ContentBody {
             user_prompt_template: self.user_prompt_template,
             variables: self.variables,
             model: self.model.unwrap_or_default().into(),
+            chat: ChatParts {
+                messages: self.messages,
+                tools: self.tools,
+                response_schema: self.response_schema,
+                params: self.params,
+            },
         }
     }
 }
@@ -317,9 +334,24 @@ pub struct PatchBody {
     user_prompt_template: Option<String>,
     variables: Option<Vec<VariableDef>>,
     model: Option<ModelBody>,
+    messages: Option<Vec<TemplateMessage>>,
+    tools: Option<Vec<TemplateTool>>,
+    /// `null` removes the schema; absent keeps it.
+    #[serde(default, deserialize_with = "present")]
+    response_schema: Option<Option<ResponseSchema>>,
+    params: Option<ModelParams>,
     /// The version message.
     #[serde(default)]
     pub message: String,
+}
+
+/// A field that may be given as `null`: `Some(None)`, distinct from absent (`None`).
+fn present<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 impl PatchBody {
@@ -345,6 +377,18 @@ impl PatchBody {
         }
         if let Some(v) = self.model {
             base.model = v.into();
+        }
+        if let Some(v) = self.messages {
+            base.chat.messages = v;
+        }
+        if let Some(v) = self.tools {
+            base.chat.tools = v;
+        }
+        if let Some(v) = self.response_schema {
+            base.chat.response_schema = v;
+        }
+        if let Some(v) = self.params {
+            base.chat.params = v;
         }
         base
     }

@@ -13,6 +13,7 @@ pub mod provider;
 pub mod run;
 pub mod session;
 pub mod template;
+pub mod template_chat;
 pub mod usage;
 pub mod user;
 pub mod variables;

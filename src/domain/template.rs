@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::template_chat::{ChatParts, MessageRole, TemplateMessage};
 use super::variables::{VariableDef, validate_defs};
 use super::{TemplateId, UserId, WorkspaceId, has_control_chars};
 use crate::error::{Error, Result};
@@ -46,6 +47,10 @@ pub struct TemplateContent {
     /// Model defaults.
     #[serde(default)]
     pub model: ModelDefaults,
+    /// Messages, tools, response schema and further parameters (none in a version that is a
+    /// system and a user prompt).
+    #[serde(flatten)]
+    pub chat: ChatParts,
 }
 
 /// Limits on template content.
@@ -139,6 +144,15 @@ impl TemplateContent {
                 format!("max tokens must be between 1 and {}", limits::MAX_TOKENS),
             ));
         }
+        self.chat.validate(limits::PROMPT_BYTES)?;
+        if !self.chat.messages.is_empty()
+            && (!self.system_prompt.is_empty() || !self.user_prompt_template.is_empty())
+        {
+            return Err(Error::invalid(
+                "messages",
+                "a template has either a message list or a system and a user prompt, not both",
+            ));
+        }
         if let Some(model) = &self.model.model {
             let m = model.trim();
             if m.len() > 200 || has_control_chars(m, false) {
@@ -149,9 +163,36 @@ impl TemplateContent {
         Ok(self)
     }
 
-    /// The texts that may hold placeholders.
-    pub fn texts(&self) -> [&str; 2] {
-        [&self.system_prompt, &self.user_prompt_template]
+    /// The messages of this version: its message list, or its system prompt and user prompt
+    /// as two messages (the system one empty when there is none). One message per entry of
+    /// [`Self::texts`], placeholders aside.
+    pub fn message_list(&self) -> Vec<TemplateMessage> {
+        if !self.chat.messages.is_empty() {
+            return self.chat.messages.clone();
+        }
+        vec![
+            TemplateMessage {
+                role: MessageRole::System,
+                content: self.system_prompt.clone(),
+            },
+            TemplateMessage {
+                role: MessageRole::User,
+                content: self.user_prompt_template.clone(),
+            },
+        ]
+    }
+
+    /// The texts that may hold `{{variables}}`, in order: every message but placeholders.
+    pub fn texts(&self) -> Vec<&str> {
+        if self.chat.messages.is_empty() {
+            return vec![&self.system_prompt, &self.user_prompt_template];
+        }
+        self.chat
+            .messages
+            .iter()
+            .filter(|m| m.role != MessageRole::Placeholder)
+            .map(|m| m.content.as_str())
+            .collect()
     }
 }
 

@@ -291,7 +291,7 @@ async fn run_doc(store: &dyn Store, names: &mut Names, run: Run) -> Result<Doc> 
 
 async fn prompt_doc(store: &dyn Store, names: &mut Names, p: CommunityPrompt) -> Result<Doc> {
     let mut body = p.content.description.clone();
-    for text in [&p.content.system_prompt, &p.content.user_prompt_template] {
+    for text in p.content.texts() {
         if !text.is_empty() {
             body.push('\n');
             body.push_str(text);

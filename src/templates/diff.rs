@@ -45,13 +45,50 @@ pub fn version_text(c: &TemplateContent) -> String {
             .map(|t| t.to_string())
             .unwrap_or_else(|| "-".into()),
     ));
-    out.push_str("\n--- System prompt ---\n");
-    out.push_str(&c.system_prompt);
-    out.push_str("\n\n--- User prompt ---\n");
-    out.push_str(&c.user_prompt_template);
-    out.push_str("\n\n--- Variables ---\n");
+    if c.chat.messages.is_empty() {
+        out.push_str("\n--- System prompt ---\n");
+        out.push_str(&c.system_prompt);
+        out.push_str("\n\n--- User prompt ---\n");
+        out.push_str(&c.user_prompt_template);
+        out.push('\n');
+    } else {
+        for (i, m) in c.chat.messages.iter().enumerate() {
+            out.push_str(&format!(
+                "\n--- Message {} ({}) ---\n",
+                i + 1,
+                m.role.as_str()
+            ));
+            out.push_str(&m.content);
+            out.push('\n');
+        }
+    }
+    out.push_str("\n--- Variables ---\n");
     for v in &c.variables {
         out.push_str(&serde_json::to_string(v).unwrap_or_default());
+        out.push('\n');
+    }
+    // Tools and the schema pretty-printed, so a changed property is one changed line.
+    for t in &c.chat.tools {
+        out.push_str(&format!("\n--- Tool {} ---\n", t.name));
+        if !t.description.is_empty() {
+            out.push_str(&t.description);
+            out.push('\n');
+        }
+        out.push_str(&serde_json::to_string_pretty(&t.parameters).unwrap_or_default());
+        out.push('\n');
+    }
+    if let Some(r) = &c.chat.response_schema {
+        out.push_str(&format!(
+            "\n--- Response schema {}{} ---\n",
+            r.name,
+            if r.strict { " (strict)" } else { "" }
+        ));
+        out.push_str(&serde_json::to_string_pretty(&r.schema).unwrap_or_default());
+        out.push('\n');
+    }
+    if !c.chat.params.is_empty() {
+        out.push_str("\n--- Parameters ---\n");
+        out.push_str(&serde_json::to_string_pretty(&c.chat.params).unwrap_or_default());
         out.push('\n');
     }
     out

@@ -16,30 +16,124 @@ use time::OffsetDateTime;
 
 use crate::clock::Clock;
 use crate::domain::template::{PRODUCTION, validate_label, validate_message};
+use crate::domain::template_chat::{MessageRole, TemplateMessage};
 use crate::domain::variables::render_all;
 use crate::domain::{
     NewAuditEvent, NewTemplate, SaveOutcome, Template, TemplateContent, TemplateVersion, User,
     WorkspaceId,
 };
 use crate::error::{Error, Result};
+use crate::llm::chat::{
+    ChatMessage, ChatRequest, ChatRole, FunctionDef, JsonSchemaFormat, ResponseFormat, Tool,
+    ToolKind,
+};
 use crate::store::Store;
 
 /// The rendered prompt.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Rendered {
-    /// The system prompt with values in.
+    /// The system messages with values in, joined by a blank line.
     pub system_prompt: String,
-    /// The user prompt with values in.
+    /// The (last) user message with values in.
     pub user_prompt: String,
+    /// Every message with values in, placeholders kept where a caller's messages go.
+    pub messages: Vec<TemplateMessage>,
 }
 
-/// Renders a version's prompts with `values`; errors name the variable.
+/// Renders a version's messages with `values`; errors name the variable.
 pub fn render(content: &TemplateContent, values: &Map<String, Value>) -> Result<Rendered> {
-    let mut out = render_all(&content.texts(), &content.variables, values)?.into_iter();
+    let mut texts = render_all(&content.texts(), &content.variables, values)?.into_iter();
+    let mut messages = content.message_list();
+    for m in &mut messages {
+        if m.role != MessageRole::Placeholder {
+            m.content = texts.next().unwrap_or_default();
+        }
+    }
+    // An empty system prompt is no message.
+    messages.retain(|m| !(m.role == MessageRole::System && m.content.trim().is_empty()));
+    let system: Vec<&str> = messages
+        .iter()
+        .filter(|m| m.role == MessageRole::System)
+        .map(|m| m.content.as_str())
+        .collect();
     Ok(Rendered {
-        system_prompt: out.next().unwrap_or_default(),
-        user_prompt: out.next().unwrap_or_default(),
+        system_prompt: system.join("\n\n"),
+        user_prompt: messages
+            .iter()
+            .rev()
+            .find(|m| m.role == MessageRole::User)
+            .map(|m| m.content.clone())
+            .unwrap_or_default(),
+        messages,
     })
+}
+
+/// The chat request a rendered version makes for `model`: its messages with `conversation`
+/// (a caller's further messages) at the first placeholder, or after the last message when
+/// there is none; its tools, response schema and model parameters.
+pub fn chat_request(
+    content: &TemplateContent,
+    rendered: &Rendered,
+    model: String,
+    conversation: Vec<ChatMessage>,
+) -> ChatRequest {
+    let mut messages = Vec::with_capacity(rendered.messages.len() + conversation.len());
+    let mut conversation = Some(conversation);
+    for m in &rendered.messages {
+        let role = match m.role {
+            MessageRole::System => ChatRole::System,
+            MessageRole::User => ChatRole::User,
+            MessageRole::Assistant => ChatRole::Assistant,
+            MessageRole::Placeholder => {
+                messages.extend(conversation.take().unwrap_or_default());
+                continue;
+            }
+        };
+        // An empty system prompt is no message; an empty user prompt still is one.
+        if m.content.trim().is_empty() && role == ChatRole::System {
+            continue;
+        }
+        messages.push(ChatMessage::text(role, m.content.clone()));
+    }
+    messages.extend(conversation.take().unwrap_or_default());
+    let c = &content.chat;
+    ChatRequest {
+        model,
+        messages,
+        temperature: content.model.temperature,
+        max_tokens: content.model.max_tokens,
+        stop: c.params.stop.clone(),
+        tools: c
+            .tools
+            .iter()
+            .map(|t| Tool {
+                kind: ToolKind::Function,
+                function: FunctionDef {
+                    name: t.name.clone(),
+                    description: (!t.description.is_empty()).then(|| t.description.clone()),
+                    parameters: Some(t.parameters.clone()),
+                    strict: t.strict,
+                },
+            })
+            .collect(),
+        response_format: c
+            .response_schema
+            .as_ref()
+            .map(|r| ResponseFormat::JsonSchema {
+                json_schema: JsonSchemaFormat {
+                    name: r.name.clone(),
+                    description: None,
+                    schema: Some(r.schema.clone()),
+                    strict: r.strict.then_some(true),
+                },
+            }),
+        seed: c.params.seed,
+        top_p: c.params.top_p,
+        frequency_penalty: c.params.frequency_penalty,
+        presence_penalty: c.params.presence_penalty,
+        reasoning_effort: c.params.reasoning_effort.clone(),
+        ..ChatRequest::default()
+    }
 }
 
 /// Search, tag filter and order for template lists (`?q=&tag=&sort=name|updated`).

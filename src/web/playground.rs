@@ -412,6 +412,8 @@ async fn run(
     let context = body.context.as_deref().filter(|c| !c.is_empty());
     // Whether a template's own `context` variable took the folder context.
     let mut placed = false;
+    // A template with a message list, tools or a schema runs as its own chat request.
+    let mut chat_base: Option<ChatRequest> = None;
     let (system, user, template) = match body.template_id {
         Some(id) => {
             let t = usable_template(&state, &access, id).await?;
@@ -420,6 +422,14 @@ async fn run(
             let (vars, used) = context_variable(&v.content, &body.variables, context);
             placed = used;
             let rendered = crate::templates::render(&v.content, &vars)?;
+            if !v.content.chat.is_empty() {
+                chat_base = Some(crate::templates::chat_request(
+                    &v.content,
+                    &rendered,
+                    model.clone(),
+                    Vec::new(),
+                ));
+            }
             (
                 rendered.system_prompt,
                 rendered.user_prompt,
@@ -441,31 +451,56 @@ async fn run(
         },
     };
     let (system, user) = match context {
-        Some(c) if !placed => with_context(system, user, c),
+        Some(c) if !placed && chat_base.is_none() => with_context(system, user, c),
         _ => (system, user),
     };
+    if let (Some(base), Some(c)) = (chat_base.as_mut(), context.filter(|_| !placed)) {
+        // The folder context goes with the last user message.
+        match base
+            .messages
+            .iter_mut()
+            .rev()
+            .find(|m| m.role == ChatRole::User)
+        {
+            Some(m) => {
+                let (_, text) = with_context(String::new(), m.content.text(), c);
+                m.content = crate::llm::chat::Content::Text(text);
+            }
+            None => base.messages.push(ChatMessage::text(ChatRole::User, c)),
+        }
+    }
     let manifest = match (context, body.context_manifest) {
         (Some(_), Some(m)) => Some(serde_json::to_value(m).map_err(Error::internal)?),
         _ => None,
     };
-    if user.trim().is_empty() && system.trim().is_empty() {
-        return Err(Error::invalid("user_prompt", "write a prompt first"));
-    }
-    let mut messages = Vec::new();
-    if !system.trim().is_empty() {
-        messages.push(ChatMessage::text(ChatRole::System, system));
-    }
-    messages.push(ChatMessage::text(ChatRole::User, user));
+    let chat = match chat_base {
+        Some(base) => ChatRequest {
+            temperature: body.temperature,
+            max_tokens: body.max_tokens,
+            ..base
+        },
+        None => {
+            if user.trim().is_empty() && system.trim().is_empty() {
+                return Err(Error::invalid("user_prompt", "write a prompt first"));
+            }
+            let mut messages = Vec::new();
+            if !system.trim().is_empty() {
+                messages.push(ChatMessage::text(ChatRole::System, system));
+            }
+            messages.push(ChatMessage::text(ChatRole::User, user));
+            ChatRequest {
+                model,
+                messages,
+                temperature: body.temperature,
+                max_tokens: body.max_tokens,
+                ..ChatRequest::default()
+            }
+        }
+    };
     let req = RunRequest {
         workspace: access.workspace.id,
         user: access.auth.user.id,
-        chat: ChatRequest {
-            model,
-            messages,
-            temperature: body.temperature,
-            max_tokens: body.max_tokens,
-            ..ChatRequest::default()
-        },
+        chat,
         template,
         context_manifest: manifest,
         api_key: None,

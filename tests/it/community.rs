@@ -881,7 +881,7 @@ async fn community_running_a_prompt_in_the_playground_renders_it_and_counts_once
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), 200);
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
         assert!(res.text().await.unwrap().contains("completed"));
     }
     let sent = fake.last_request().body;

@@ -13,6 +13,7 @@ mod audit;
 mod auth;
 mod backup;
 mod chat_surface;
+mod chat_templates;
 mod cli;
 mod clients;
 mod community;

@@ -25,7 +25,6 @@ use crate::gateway::RunRequest;
 use crate::http::error::PublicError;
 use crate::http::extract::{Json, Path};
 use crate::http::routes::{Permission, Routes};
-use crate::llm::chat::{ChatMessage, ChatRequest, ChatRole};
 
 /// Route paths.
 pub const CHAT: &str = "/v1/chat/completions";
@@ -263,29 +262,16 @@ async fn template_run(
     check_model(&state, &caller, &model)
         .await
         .map_err(|e| model_error(e, &model))?;
-    let mut messages = Vec::new();
-    if !rendered.system_prompt.trim().is_empty() {
-        messages.push(ChatMessage::text(ChatRole::System, rendered.system_prompt));
-    }
-    messages.push(ChatMessage::text(ChatRole::User, rendered.user_prompt));
-    if !body.messages.is_empty() {
-        let mut all: Vec<Value> = messages
-            .iter()
-            .filter_map(|m| serde_json::to_value(m).ok())
-            .collect();
-        all.extend(body.messages);
-        messages = request::messages(all)?;
-    }
+    // The caller's messages go at the template's placeholder (or after its messages).
+    let conversation = if body.messages.is_empty() {
+        Vec::new()
+    } else {
+        request::messages(body.messages)?
+    };
     let req = RunRequest {
         workspace: caller.key.workspace_id,
         user: caller.user.id,
-        chat: ChatRequest {
-            model,
-            messages,
-            temperature: v.content.model.temperature,
-            max_tokens: v.content.model.max_tokens,
-            ..ChatRequest::default()
-        },
+        chat: crate::templates::chat_request(&v.content, &rendered, model, conversation),
         template: Some((t.id, v.version)),
         context_manifest: None,
         api_key: Some(caller.key.id),

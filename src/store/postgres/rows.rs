@@ -44,7 +44,7 @@ pub(super) const TEMPLATE_COLUMNS: &str = "t.id, t.workspace_id, t.name, t.descr
 /// The columns of [`VersionRow`]; the variables come as JSON text.
 pub(super) const VERSION_COLUMNS: &str = "template_id, version, name, description, tags, \
     system_prompt, user_prompt_template, variables::text AS variables, model, temperature, \
-    max_tokens, message, author, created_at";
+    max_tokens, chat::text AS chat, message, author, created_at";
 
 /// A `workspaces` row as stored.
 #[derive(sqlx::FromRow)]
@@ -185,6 +185,7 @@ pub(super) struct VersionRow {
     model: Option<String>,
     temperature: Option<f64>,
     max_tokens: Option<i32>,
+    chat: Option<String>,
     message: String,
     author: Option<Uuid>,
     created_at: OffsetDateTime,
@@ -216,6 +217,12 @@ impl TryFrom<VersionRow> for TemplateVersion {
                     temperature: row.temperature,
                     max_tokens,
                 },
+                chat: row
+                    .chat
+                    .map(|c| serde_json::from_str(&c))
+                    .transpose()
+                    .map_err(|e| corrupt("template", id, e))?
+                    .unwrap_or_default(),
             },
             message: row.message,
             author: row.author.map(UserId),

@@ -86,8 +86,9 @@ async fn insert_version(conn: &mut PgConnection, v: &TemplateVersion) -> Result<
     sqlx::query(
         "INSERT INTO template_versions (template_id, version, name, description, tags, \
          system_prompt, user_prompt_template, variables, model, temperature, max_tokens, message, \
-         author, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9, $10, $11, $12, $13, $14)",
+         author, created_at, chat) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9, $10, $11, $12, $13, $14, \
+         $15::text::jsonb)",
     )
     .bind(v.template_id.0)
     .bind(to_i32("version", v.version)?)
@@ -103,6 +104,11 @@ async fn insert_version(conn: &mut PgConnection, v: &TemplateVersion) -> Result<
     .bind(v.message.as_str())
     .bind(v.author.map(|a| a.0))
     .bind(v.created_at)
+    .bind(if c.chat.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&c.chat).map_err(Error::internal)?)
+    })
     .execute(&mut *conn)
     .await?;
     Ok(())

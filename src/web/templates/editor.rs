@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::form::{TemplateForm, VarRow};
 use crate::auth::ClientInfo;
+use crate::domain::template_chat::MessageRole;
 use crate::domain::variables::{VarKind, render_all, undeclared};
 use crate::domain::{Template, TemplateContent};
 use crate::error::{Error, Result};
@@ -61,13 +62,26 @@ fn text_field(name: &str, label: &str, value: &str, error: Option<&Error>) -> Ma
 /// The editor page body.
 pub fn editor(form: &TemplateForm, error: Option<&Error>, action: &str, cancel: &str) -> Markup {
     let rows = form.rows();
-    let texts = [
-        form.system_prompt.as_str(),
-        form.user_prompt_template.as_str(),
-    ];
-    let defs: Vec<_> = form.content().map(|c| c.variables).unwrap_or_default();
+    let content = form.content().ok();
+    let texts: Vec<&str> = match &content {
+        Some(c) => c.texts(),
+        None => vec![
+            form.system_prompt.as_str(),
+            form.user_prompt_template.as_str(),
+        ],
+    };
+    let defs: Vec<_> = content
+        .as_ref()
+        .map(|c| c.variables.clone())
+        .unwrap_or_default();
     let missing = undeclared(&texts, &defs);
     let invalid = |f: &str| error.and_then(Error::field) == Some(f);
+    let chat_invalid = error.and_then(Error::field).is_some_and(|f| {
+        f == "chat"
+            || f.starts_with("messages")
+            || f.starts_with("tools")
+            || f.starts_with("response_schema")
+    });
     html! {
         (form_errors(error))
         form #editor.editor method="post" action=(action) data-preview=(paths::PREVIEW) {
@@ -120,6 +134,18 @@ pub fn editor(form: &TemplateForm, error: Option<&Error>, action: &str, cancel: 
                         (text_field("model", "Model", &form.model, error))
                         (text_field("temperature", "Temperature", &form.temperature, error))
                         (text_field("max_tokens", "Max tokens", &form.max_tokens, error))
+                    }
+                    details.field #chat-parts open[!form.chat.is_empty() || chat_invalid] {
+                        summary { "Messages, tools and response schema (JSON)" }
+                        label.sr-only for="chat" { "Messages, tools and response schema as JSON" }
+                        textarea #chat.code name="chat" rows="12" spellcheck="false" aria-invalid=[chat_invalid.then_some("true")] { (form.chat) }
+                        p.hint {
+                            "A JSON object with any of: " code { "messages" } " (a list of " code { "{\"role\": \"system\", \"content\": \"…\"}" }
+                            " with roles system, user, assistant, or placeholder where a caller's conversation goes; with messages, leave the system and user prompt empty), "
+                            code { "tools" } " (" code { "{\"name\", \"description\", \"parameters\"}" } " with a JSON Schema), "
+                            code { "response_schema" } " (" code { "{\"name\", \"schema\", \"strict\"}" } ") and "
+                            code { "params" } " (top_p, seed, stop, frequency_penalty, presence_penalty, reasoning_effort). Schemas are checked against the JSON Schema meta-schema when you save."
+                        }
                     }
                     (text_field("message", "What changed (optional)", &form.message, error))
                     div.actions {
@@ -362,11 +388,46 @@ pub async fn save(
 /// The content of a template version in a read-only block.
 pub fn content_view(c: &TemplateContent) -> Markup {
     html! {
-        @if !c.system_prompt.is_empty() {
-            h3 { "System prompt" }
-            pre.prompt { (c.system_prompt) }
+        @if c.chat.messages.is_empty() {
+            @if !c.system_prompt.is_empty() {
+                h3 { "System prompt" }
+                pre.prompt { (c.system_prompt) }
+            }
+            h3 { "User prompt" }
+            pre.prompt { (c.user_prompt_template) }
+        } @else {
+            ol.template-messages #template-messages {
+                @for m in &c.chat.messages {
+                    li {
+                        span.badge { (m.role.as_str()) }
+                        @if m.role == MessageRole::Placeholder {
+                            " " span.muted { "the caller's conversation goes here (" code { (m.content) } ")" }
+                        } @else {
+                            pre.prompt { (m.content) }
+                        }
+                    }
+                }
+            }
         }
-        h3 { "User prompt" }
-        pre.prompt { (c.user_prompt_template) }
+        @if !c.chat.tools.is_empty() {
+            h3 { "Tools" }
+            @for t in &c.chat.tools {
+                details.tool-def {
+                    summary { code { (t.name) } @if !t.description.is_empty() { " · " (t.description) } }
+                    pre.prompt { (serde_json::to_string_pretty(&t.parameters).unwrap_or_default()) }
+                }
+            }
+        }
+        @if let Some(r) = &c.chat.response_schema {
+            h3 { "Response schema" }
+            details.tool-def #template-schema {
+                summary { code { (r.name) } @if r.strict { " · strict" } }
+                pre.prompt { (serde_json::to_string_pretty(&r.schema).unwrap_or_default()) }
+            }
+        }
+        @if !c.chat.params.is_empty() {
+            h3 { "Parameters" }
+            pre.prompt { (serde_json::to_string_pretty(&c.chat.params).unwrap_or_default()) }
+        }
     }
 }

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::domain::template_chat::ChatParts;
 use crate::domain::variables::{VarKind, VariableDef};
 use crate::domain::{ModelDefaults, TemplateContent};
 use crate::error::{Error, Result};
@@ -45,6 +46,9 @@ pub struct TemplateForm {
     pub var_required: Vec<String>,
     #[serde(default)]
     pub var_description: Vec<String>,
+    /// Messages, tools, response schema and further parameters as JSON (empty: none).
+    #[serde(default)]
+    pub chat: String,
 }
 
 /// One variable row as the editor shows it.
@@ -169,6 +173,11 @@ impl TemplateForm {
                 .map(|r| if r.required { "yes" } else { "no" }.to_owned())
                 .collect(),
             var_description: rows.iter().map(|r| r.description.clone()).collect(),
+            chat: if c.chat.is_empty() {
+                String::new()
+            } else {
+                serde_json::to_string_pretty(&c.chat).unwrap_or_default()
+            },
         }
     }
 
@@ -211,6 +220,15 @@ impl TemplateForm {
             .iter()
             .map(VarRow::to_def)
             .collect::<Result<Vec<_>>>()?;
+        let chat: ChatParts = match self.chat.trim() {
+            "" => ChatParts::default(),
+            json => serde_json::from_str(json).map_err(|e| {
+                Error::invalid(
+                    "chat",
+                    format!("the messages, tools and schema are not valid JSON of that shape: {e}"),
+                )
+            })?,
+        };
         Ok(TemplateContent {
             name: self.name.clone(),
             description: self.description.clone(),
@@ -223,6 +241,7 @@ impl TemplateForm {
                 temperature,
                 max_tokens,
             },
+            chat,
         })
     }
 

@@ -91,9 +91,17 @@ async fn render_page(
                 @if let Some(r) = extra.rendered {
                     section.panel aria-labelledby="rendered-h" {
                         h2 #rendered-h { "Rendered prompt" }
-                        @if !r.system_prompt.is_empty() { h3 { "System" } pre.prompt #rendered-system { (r.system_prompt) } }
-                        h3 { "User" }
-                        pre.prompt #rendered-user { (r.user_prompt) }
+                        @if c.chat.messages.is_empty() {
+                            @if !r.system_prompt.is_empty() { h3 { "System" } pre.prompt #rendered-system { (r.system_prompt) } }
+                            h3 { "User" }
+                            pre.prompt #rendered-user { (r.user_prompt) }
+                        } @else {
+                            ol.template-messages #rendered-messages {
+                                @for m in &r.messages {
+                                    li { span.badge { (m.role.as_str()) } pre.prompt { (m.content) } }
+                                }
+                            }
+                        }
                     }
                 }
             }

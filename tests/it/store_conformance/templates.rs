@@ -3,6 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use promptyard::domain::template_chat::{
+    ChatParts, MessageRole, ModelParams, ResponseSchema, TemplateMessage, TemplateTool,
+};
 use promptyard::domain::variables::{VarKind, VariableDef};
 use promptyard::domain::{
     ChangeKind, ModelDefaults, NewTemplate, Role, SaveOutcome, Template, TemplateContent,
@@ -22,6 +25,7 @@ fn content(name: &str) -> TemplateContent {
         user_prompt_template: format!("{name}: {{{{topic}}}}"),
         variables: vec![],
         model: ModelDefaults::default(),
+        chat: ChatParts::default(),
     }
 }
 
@@ -73,6 +77,42 @@ fn rich(name: &str) -> TemplateContent {
             temperature: Some(0.7),
             max_tokens: Some(512),
         },
+        chat: ChatParts {
+            messages: vec![
+                TemplateMessage {
+                    role: MessageRole::System,
+                    content: "Be brief about {{topic}}.".into(),
+                },
+                TemplateMessage {
+                    role: MessageRole::Assistant,
+                    content: "Few-shot: ünïcode \"answer\"".into(),
+                },
+                TemplateMessage {
+                    role: MessageRole::Placeholder,
+                    content: "conversation".into(),
+                },
+            ],
+            tools: vec![TemplateTool {
+                name: "lookup".into(),
+                description: "Looks a thing up".into(),
+                parameters: json!({"type": "object", "properties": {"q": {"type": "string"}}}),
+                strict: Some(true),
+            }],
+            response_schema: Some(ResponseSchema {
+                name: "answer".into(),
+                schema: json!({"type": "object", "required": ["a"]}),
+                strict: true,
+            }),
+            params: ModelParams {
+                top_p: Some(0.5),
+                seed: Some(42),
+                stop: vec!["END".into()],
+                reasoning_effort: Some("low".into()),
+                ..ModelParams::default()
+            },
+        },
+        system_prompt: String::new(),
+        user_prompt_template: String::new(),
         ..content(name)
     }
 }
