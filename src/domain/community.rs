@@ -176,7 +176,9 @@ impl Submission {
     /// Checks and normalises every field; the error names the field.
     pub fn validated(mut self) -> Result<Self> {
         self.content = self.content.validated()?;
-        if self.content.user_prompt_template.trim().is_empty() {
+        if self.content.chat.messages.is_empty()
+            && self.content.user_prompt_template.trim().is_empty()
+        {
             return Err(Error::invalid(
                 "user_prompt_template",
                 "enter the prompt text",

@@ -154,6 +154,31 @@ async fn chat_templates_save_show_diff_export_and_run() {
             || page.contains("the caller's conversation goes here")
     );
 
+    // Shared to the community, it keeps its messages, tools and schema.
+    let res = t
+        .app
+        .post_form(
+            &t.admin,
+            "/community",
+            &[
+                ("title", "Weather agent"),
+                ("description", "Forecasts"),
+                ("tags", "weather"),
+                ("prompt", ""),
+                ("models", OPENAI),
+                ("template", &id),
+                ("version", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let shared = crate::helpers::location(&res);
+    let page = t.app.get(&t.admin, &shared).await.text().await.unwrap();
+    assert!(
+        page.contains("id=\"template-messages\"") && page.contains("get_weather"),
+        "{page}"
+    );
+
     // Run by label through /v1: the caller's messages go at the placeholder, tools, schema
     // and parameters go upstream.
     let key = t.key("").await;

@@ -336,10 +336,15 @@ async fn show(
         @if !p.content.description.is_empty() { p { (p.content.description) } }
         p { @for t in &p.content.tags { a.tag href=(format!("{BROWSE}?tag={}", urlencoding(t))) { "#" (t) } " " } }
         @if !p.models.is_empty() { p.small { "Suggested models: " @for (i, m) in p.models.iter().enumerate() { @if i > 0 { ", " } a href=(format!("{BROWSE}?model={}", urlencoding(m))) { code { (m) } } } } }
-        @if !p.content.system_prompt.is_empty() {
-            h2 { "System prompt" } pre.code.wrap { (p.content.system_prompt) }
+        @if p.content.chat.is_empty() {
+            @if !p.content.system_prompt.is_empty() {
+                h2 { "System prompt" } pre.code.wrap { (p.content.system_prompt) }
+            }
+            h2 { "Prompt" } pre.code.wrap #prompt-text { (p.content.user_prompt_template) }
+        } @else {
+            h2 { "Prompt" }
+            div #prompt-text { (crate::web::templates::content_view(&p.content)) }
         }
-        h2 { "Prompt" } pre.code.wrap #prompt-text { (p.content.user_prompt_template) }
         @if !p.examples.is_empty() {
             h2 { "Example outputs" }
             @for e in &p.examples {

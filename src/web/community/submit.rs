@@ -66,7 +66,7 @@ fn submit_page(ctx: &PageCtx, form: &SubmitForm, error: Option<&Error>) -> Marku
             div.field { label for="description" { "Description" } textarea #description name="description" rows="2" { (form.description) } }
             div.field { label for="tags" { "Tags (comma-separated)" } input #tags name="tags" value=(form.tags) aria-invalid=[invalid("tags").then_some("true")]; }
             div.field { label for="system_prompt" { "System prompt (optional)" } textarea #system_prompt.code name="system_prompt" rows="3" { (form.system_prompt) } }
-            div.field { label for="prompt" { "Prompt, with {{variables}}" } textarea #prompt.code name="prompt" rows="8" required aria-invalid=[invalid("user_prompt_template").then_some("true")] { (form.prompt) } }
+            div.field { label for="prompt" { "Prompt, with {{variables}}" } textarea #prompt.code name="prompt" rows="8" required[form.template.is_none()] aria-invalid=[invalid("user_prompt_template").then_some("true")] { (form.prompt) } }
             div.field { label for="models" { "Suggested models (comma-separated)" } input #models name="models" value=(form.models) aria-invalid=[invalid("models").then_some("true")]; }
             fieldset {
                 legend { "An example output (optional, Markdown)" }
@@ -203,6 +203,12 @@ pub(super) async fn submit(
         let (t, version) = readable_template(&state, &auth, id).await?;
         content.variables = t.variables;
         content.model = t.model;
+        // Its messages, tools and schema too; a message list replaces the two prompts.
+        if !t.chat.messages.is_empty() {
+            content.system_prompt.clear();
+            content.user_prompt_template.clear();
+        }
+        content.chat = t.chat;
         source_template = Some((id, form.version.unwrap_or(version)));
     }
     let examples = if form.example_output.trim().is_empty() {

@@ -5,6 +5,8 @@ mod form;
 mod list;
 mod view;
 
+pub(crate) use editor::content_view;
+
 use crate::auth::Action;
 use crate::http::routes::{Permission, Routes};
 use crate::web::{WebState, paths};
