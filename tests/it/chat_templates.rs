@@ -221,3 +221,34 @@ async fn chat_templates_save_show_diff_export_and_run() {
     assert_eq!(sent["seed"], 7);
     assert_eq!(sent["temperature"], 0.1);
 }
+
+#[tokio::test]
+async fn chat_home_page_shows_the_getting_started_path_ticked_as_done() {
+    let t = setup(Script::reply("ok", 1)).await;
+    let home = t.app.get(&t.admin, "/").await.text().await.unwrap();
+    let list = &home[home
+        .find("id=\"getting-started\"")
+        .expect("the path is shown")..];
+    // The setup already added connections; no template, run or colleague yet.
+    let done = |step: &str| {
+        let at = list.find(step).unwrap();
+        let li = &list[list[..at].rfind("<li").unwrap()..at];
+        li.contains("class=\"done\"")
+    };
+    assert!(done("Add a model connection"));
+    assert!(!done("Create a template"));
+    assert!(!done("Run it in the playground"));
+    assert!(!done("Invite someone"));
+    let (status, _) = send(
+        &t,
+        Method::POST,
+        &format!("/api/workspaces/{}/templates", t.ws),
+        json!({"name": "T", "user_prompt_template": "Hi", "message": "first"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let home = t.app.get(&t.admin, "/").await.text().await.unwrap();
+    let list = &home[home.find("id=\"getting-started\"").unwrap()..];
+    let at = list.find("Create a template").unwrap();
+    assert!(list[list[..at].rfind("<li").unwrap()..at].contains("class=\"done\""));
+}
