@@ -38,6 +38,7 @@ pub(super) fn detail(
     refusal: Option<&str>,
     logprobs: Option<&[serde_json::Value]>,
     dropped: &[String],
+    schema_check: Option<&Result<(), String>>,
 ) -> Option<serde_json::Value> {
     let mut d = serde_json::Map::new();
     if !calls.is_empty() {
@@ -64,6 +65,15 @@ pub(super) fn detail(
     if !dropped.is_empty() {
         d.insert("dropped".into(), serde_json::json!(dropped));
     }
+    if let Some(check) = schema_check {
+        d.insert(
+            "schema_check".into(),
+            match check {
+                Ok(()) => serde_json::json!({"valid": true}),
+                Err(problem) => serde_json::json!({"valid": false, "problem": problem}),
+            },
+        );
+    }
     (!d.is_empty()).then_some(serde_json::Value::Object(d))
 }
 
@@ -86,9 +96,9 @@ mod tests {
         add_tool_call(&mut calls, &d(1, None, None, ": 2"));
         assert_eq!(calls[0].function.arguments, "{\"q\": 1}");
         assert_eq!(calls[1].id, "b");
-        let detail = detail(&calls, None, None, &[]).unwrap();
+        let detail = detail(&calls, None, None, &[], None).unwrap();
         assert_eq!(detail["invalid_tool_arguments"], serde_json::json!([1]));
         assert_eq!(detail["tool_calls"][1]["function"]["name"], "g");
-        assert!(super::detail(&[], None, None, &[]).is_none());
+        assert!(super::detail(&[], None, None, &[], None).is_none());
     }
 }

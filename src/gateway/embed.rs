@@ -157,6 +157,8 @@ impl Gateway {
             tool_calls: Vec::new(),
             refusal: None,
             logprobs: None,
+            schema_valid: None,
+            schema_problem: None,
             failure: error,
         };
         let spend = cost_usd.filter(|c| *c > 0.0).map(|usd| SpendEntry {

@@ -137,6 +137,13 @@ pub struct RunSummary {
     /// Log probabilities of the output tokens, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<Vec<serde_json::Value>>,
+    /// Whether the answer follows the request's JSON Schema (when it had one and completed
+    /// with text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_valid: Option<bool>,
+    /// Why it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_problem: Option<String>,
     /// The provider's error, when it failed; it decides the status `/v1` answers.
     #[serde(skip)]
     pub failure: Option<LlmError>,
@@ -182,6 +189,8 @@ struct Running {
     dropped: Vec<String>,
     /// The provider's error, if it failed.
     failure: Option<LlmError>,
+    /// The JSON Schema the answer must follow (`response_format`), checked when it completes.
+    schema: Option<serde_json::Value>,
     done: bool,
 }
 
@@ -376,6 +385,7 @@ impl Gateway {
             created_at: self.clock.now(),
         };
         let settings = admission.settings;
+        let req_schema = req.chat.response_format.as_ref().and_then(|f| f.schema());
         let cache_key = (req.use_cache && settings.cache_ttl_secs > 0)
             .then(|| cache_key(req.workspace, &req.chat));
         // Routing and the upstream call start inside the stream, so a client that leaves (or
@@ -416,6 +426,7 @@ impl Gateway {
             logprobs: Vec::new(),
             dropped: Vec::new(),
             failure: None,
+            schema: req_schema,
             done: false,
         }
     }
@@ -500,11 +511,18 @@ impl Running {
         }
         let refusal = (!self.refusal.is_empty()).then(|| std::mem::take(&mut self.refusal));
         let logprobs = (!self.logprobs.is_empty()).then(|| std::mem::take(&mut self.logprobs));
+        let schema_check = match &self.schema {
+            Some(schema) if run.state == RunState::Completed && self.tool_calls.is_empty() => Some(
+                crate::domain::json_schema::check_answer(schema, &run.output),
+            ),
+            _ => None,
+        };
         run.detail = detail(
             &self.tool_calls,
             refusal.as_deref(),
             logprobs.as_deref(),
             &self.dropped,
+            schema_check.as_ref(),
         );
         let summary = RunSummary {
             run_id: run.id,
@@ -521,14 +539,19 @@ impl Running {
             tool_calls: self.tool_calls.clone(),
             refusal,
             logprobs,
+            schema_valid: schema_check.as_ref().map(Result::is_ok),
+            schema_problem: schema_check.and_then(Result::err),
             failure: self.failure.take(),
         };
-        // The cache keeps text answers only: one with tool calls, a refusal or log
-        // probabilities is not replayed from it.
+        // The cache keeps text answers only (checked against their schema or not): one with
+        // tool calls, a refusal or log probabilities is not replayed from it.
         if let Some(key) = self.cache_key
             && !run.cached
             && run.state == RunState::Completed
-            && run.detail.is_none()
+            && run.detail.as_ref().is_none_or(|d| {
+                d.as_object()
+                    .is_some_and(|o| o.keys().all(|k| k == "schema_check"))
+            })
         {
             self.store_in_cache(key, &run);
         }

@@ -21,6 +21,8 @@ use serde_json::{Map, Value};
 use super::views::{Nav, layout, when};
 use super::{PageCtx, WebState, paths};
 use crate::auth::Action;
+use crate::domain::json_schema::check_schema;
+use crate::domain::template_chat::{MessageRole, ResponseSchema, TemplateTool};
 use crate::domain::variables::VarKind;
 use crate::domain::{
     CommunityPromptId, ContextFile, Role, RunId, TemplateContent, TemplateId, validate_manifest,
@@ -29,9 +31,12 @@ use crate::error::{Error, Result};
 use crate::gateway::RunRequest;
 use crate::http::assets::{asset_url, module_url};
 use crate::http::cookies::set_flash;
-use crate::http::extract::{Form, Json, Path, Query};
+use crate::http::extract::{Form, Path, Query};
 use crate::http::routes::{Permission, Routes, WorkspaceAccess};
-use crate::llm::chat::{ChatMessage, ChatRequest, ChatRole};
+use crate::llm::chat::{
+    ChatMessage, ChatRequest, ChatRole, Content, ImageUrl, JsonSchemaFormat, Part, ResponseFormat,
+    Tool,
+};
 
 pub fn routes(r: Routes<WebState>) -> Routes<WebState> {
     let view = Permission::Workspace(Action::ViewTemplates);
@@ -113,6 +118,23 @@ async fn page(
         Err(_) => None,
     };
     let (mut system, mut user) = match shown {
+        Some(c) if !c.chat.messages.is_empty() => {
+            let list = c.message_list();
+            let of = |role| {
+                list.iter()
+                    .filter(|m| m.role == role)
+                    .map(|m| m.content.as_str())
+                    .collect::<Vec<_>>()
+            };
+            (
+                of(MessageRole::System).join("\n\n"),
+                of(MessageRole::User)
+                    .last()
+                    .copied()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        }
         Some(c) => (c.system_prompt.clone(), c.user_prompt_template.clone()),
         None => (String::new(), String::new()),
     };
@@ -161,6 +183,30 @@ async fn page(
             .unwrap_or_default(),
     };
     let can_save = access.role >= Role::Editor && chosen.as_ref().is_some_and(|t| !t.is_system());
+    // The template's tools (in OpenAI's shape) and schema prefill their panels.
+    let tools_json = shown
+        .filter(|c| !c.chat.tools.is_empty())
+        .map(|c| {
+            let list: Vec<Value> = c
+                .chat
+                .tools
+                .iter()
+                .map(|t| {
+                    let mut f = serde_json::json!({"name": t.name, "parameters": t.parameters});
+                    if !t.description.is_empty() {
+                        f["description"] = serde_json::json!(t.description);
+                    }
+                    serde_json::json!({"type": "function", "function": f})
+                })
+                .collect();
+            serde_json::to_string_pretty(&list).unwrap_or_default()
+        })
+        .unwrap_or_default();
+    let schema_json = shown
+        .and_then(|c| c.chat.response_schema.as_ref())
+        .map(|r| serde_json::to_string_pretty(&r.schema).unwrap_or_default())
+        .unwrap_or_default();
+    let has_messages = shown.is_some_and(|c| !c.chat.messages.is_empty());
     let here = paths::ws(paths::WS_PLAYGROUND, ws.id);
     let body = html! {
         div.page-head {
@@ -203,6 +249,7 @@ async fn page(
                     div.field {
                         label for="user_prompt" { "User prompt" }
                         textarea #user_prompt.code name="user_prompt" rows="8" readonly[shown.is_some()] { (user) }
+                        @if has_messages { p.hint { "This template has a message list; the text above is its last user message, and its full list is on the template's page." } }
                         @if content.is_some() { p.hint { "From the template; fill its variables on the right." } }
                         @if let Some(p) = &community { p.hint { "From the community prompt " a href=(format!("/community/p/{}", p.id)) { (p.content.name) } "; fill its variables on the right." } }
                     }
@@ -216,6 +263,24 @@ async fn page(
                         }
                         p #context-status.muted.small role="status" { "No context built in this browser yet." }
                         p.small { a href=(paths::CONTEXT) { "Open the context builder" } }
+                    }
+                    details.field #tools-panel open[!tools_json.is_empty()] {
+                        summary { "Tools" }
+                        label.sr-only for="tools" { "Tools as JSON" }
+                        textarea #tools.code name="tools" rows="8" spellcheck="false" placeholder="[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}}}}]" { (tools_json) }
+                        p #tools-status.small.muted role="status" { "A JSON list of tools in OpenAI's format; the model's calls appear as cards you can answer." }
+                    }
+                    details.field #schema-panel open[!schema_json.is_empty()] {
+                        summary { "Response schema" }
+                        label.sr-only for="response-schema" { "Response JSON Schema" }
+                        textarea #response-schema.code name="response_schema" rows="8" spellcheck="false" placeholder="{\"type\": \"object\", \"properties\": {\"answer\": {\"type\": \"string\"}}, \"required\": [\"answer\"]}" { (schema_json) }
+                        p #schema-status.small.muted role="status" { "A JSON Schema the answer must follow; answers are checked against it." }
+                    }
+                    div.field {
+                        label for="images" { "Images (for vision models)" }
+                        input #images type="file" accept="image/png,image/jpeg,image/gif,image/webp" multiple;
+                        p.hint { "Up to " (MAX_IMAGES) " images of at most " (MAX_IMAGE_BYTES / (1024 * 1024)) " MiB, sent with the prompt." }
+                        div #image-thumbs.thumbs {}
                     }
                     fieldset.models {
                         legend { "Models (up to " (MAX_MODELS) ")" }
@@ -251,6 +316,9 @@ async fn page(
                         input type="hidden" name="base_version" value=(v.version);
                         div.field { label for="save-system" { "System prompt" } textarea #save-system.code name="system_prompt" rows="4" { (v.content.system_prompt) } }
                         div.field { label for="save-user" { "User prompt" } textarea #save-user.code name="user_prompt_template" rows="6" { (v.content.user_prompt_template) } }
+                        input #save-tools type="hidden" name="tools" value=(tools_json);
+                        input #save-schema type="hidden" name="response_schema" value=(schema_json);
+                        p.hint { "The tools and response schema from the panels above are saved with it." }
                         div.field { label for="save-message" { "What changed" } input #save-message name="message" type="text"; }
                         button.button.primary type="submit" { "Save new version" }
                     }
@@ -323,6 +391,121 @@ struct RunBody {
     /// What the context holds (paths, sizes, hashes, tokens), kept with the run.
     #[serde(default)]
     context_manifest: Option<Vec<ContextFile>>,
+    /// The conversation after the prompt: answers, tool results and further user turns.
+    #[serde(default)]
+    conversation: Vec<ChatMessage>,
+    /// Tools in OpenAI's shape (replace a template's when given).
+    #[serde(default)]
+    tools: Option<Vec<Value>>,
+    /// The JSON Schema the answer must follow (replaces a template's when given).
+    #[serde(default)]
+    response_schema: Option<Value>,
+    /// Images attached to the prompt, as data URLs.
+    #[serde(default)]
+    images: Vec<String>,
+}
+
+/// The largest image the playground attaches (decoded bytes).
+const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+/// The most images on one prompt.
+const MAX_IMAGES: usize = 4;
+
+/// The playground's tools, schema and images, checked; errors name the panel.
+fn extras(body: &RunBody) -> Result<(Option<Vec<Tool>>, Option<ResponseFormat>, Vec<Part>)> {
+    let tools = match &body.tools {
+        None => None,
+        Some(list) => {
+            let mut out: Vec<Tool> = Vec::with_capacity(list.len());
+            for (i, raw) in list.iter().enumerate() {
+                let tool: Tool = serde_json::from_value(raw.clone()).map_err(|e| {
+                    Error::invalid(
+                        "tools",
+                        format!("tool {}: not a tool definition ({e})", i + 1),
+                    )
+                })?;
+                let name = &tool.function.name;
+                if name.is_empty()
+                    || name.len() > 64
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                {
+                    return Err(Error::invalid(
+                        "tools",
+                        format!("tool {}: a name has 1 to 64 letters, digits, _ or -", i + 1),
+                    ));
+                }
+                if let Some(p) = &tool.function.parameters {
+                    check_schema("tools", p)
+                        .map_err(|e| Error::invalid("tools", format!("tool `{name}`: {e}")))?;
+                }
+                out.push(tool);
+            }
+            Some(out)
+        }
+    };
+    let format = match &body.response_schema {
+        None | Some(Value::Null) => None,
+        Some(schema) => {
+            check_schema("response_schema", schema)?;
+            Some(ResponseFormat::JsonSchema {
+                json_schema: JsonSchemaFormat {
+                    name: "response".into(),
+                    description: None,
+                    schema: Some(schema.clone()),
+                    strict: None,
+                },
+            })
+        }
+    };
+    if body.images.len() > MAX_IMAGES {
+        return Err(Error::invalid(
+            "images",
+            format!("at most {MAX_IMAGES} images"),
+        ));
+    }
+    let mut images = Vec::with_capacity(body.images.len());
+    for url in &body.images {
+        let ok = ["image/png", "image/jpeg", "image/gif", "image/webp"]
+            .iter()
+            .any(|t| url.starts_with(&format!("data:{t};base64,")));
+        if !ok {
+            return Err(Error::invalid(
+                "images",
+                "attach PNG, JPEG, GIF or WebP images",
+            ));
+        }
+        if url.len() / 4 * 3 > MAX_IMAGE_BYTES + 1024 {
+            return Err(Error::invalid(
+                "images",
+                format!(
+                    "an image has at most {} MiB",
+                    MAX_IMAGE_BYTES / (1024 * 1024)
+                ),
+            ));
+        }
+        images.push(Part::ImageUrl {
+            image_url: ImageUrl {
+                url: url.clone(),
+                detail: None,
+            },
+        });
+    }
+    Ok((tools, format, images))
+}
+
+/// Puts images into the last user message of `messages` (after its text).
+fn attach_images(messages: &mut [ChatMessage], images: Vec<Part>) {
+    if images.is_empty() {
+        return;
+    }
+    if let Some(m) = messages.iter_mut().rev().find(|m| m.role == ChatRole::User) {
+        let mut parts = vec![Part::Text {
+            text: m.content.text(),
+        }];
+        parts.extend(images);
+        m.content = Content::Parts(parts);
+    }
 }
 
 /// Puts a folder context into a prompt: where `{{context}}` stands, or after the user prompt
@@ -392,8 +575,19 @@ fn context_variable(
 async fn run(
     State(state): State<WebState>,
     access: WorkspaceAccess,
-    Json(body): Json<RunBody>,
+    raw: axum::body::Body,
 ) -> Result<Response> {
+    // Images make this body larger than a page's: up to the images' allowance.
+    let limit = MAX_IMAGES * MAX_IMAGE_BYTES / 3 * 4 + 2 * 1024 * 1024;
+    let bytes = axum::body::to_bytes(raw, limit)
+        .await
+        .map_err(|_| Error::TooLarge {
+            limit_kib: limit / 1024,
+        })?;
+    let mut body: RunBody = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::invalid("body", format!("the request is not valid: {e}")))?;
+    let (tools, format, images) = extras(&body)?;
+    let mut conversation = Some(std::mem::take(&mut body.conversation));
     let model = body.model.trim().to_owned();
     if model.is_empty() {
         return Err(Error::invalid("model", "choose a model"));
@@ -427,7 +621,7 @@ async fn run(
                     &v.content,
                     &rendered,
                     model.clone(),
-                    Vec::new(),
+                    conversation.take().unwrap_or_default(),
                 ));
             }
             (
@@ -473,7 +667,7 @@ async fn run(
         (Some(_), Some(m)) => Some(serde_json::to_value(m).map_err(Error::internal)?),
         _ => None,
     };
-    let chat = match chat_base {
+    let mut chat = match chat_base {
         Some(base) => ChatRequest {
             temperature: body.temperature,
             max_tokens: body.max_tokens,
@@ -497,6 +691,16 @@ async fn run(
             }
         }
     };
+    attach_images(&mut chat.messages, images);
+    if let Some(t) = tools {
+        chat.tools = t;
+    }
+    if format.is_some() {
+        chat.response_format = format;
+    }
+    // The conversation so far follows the prompt (or went at the template's placeholder).
+    chat.messages
+        .extend(conversation.take().unwrap_or_default());
     let req = RunRequest {
         workspace: access.workspace.id,
         user: access.auth.user.id,
@@ -554,6 +758,37 @@ struct SaveForm {
     user_prompt_template: String,
     #[serde(default)]
     message: String,
+    /// The tools panel as JSON (OpenAI's shape); absent keeps the version's.
+    #[serde(default)]
+    tools: Option<String>,
+    /// The response schema panel as JSON; absent keeps the version's, empty removes it.
+    #[serde(default)]
+    response_schema: Option<String>,
+}
+
+/// The playground's tools panel (OpenAI's shape) as template tools.
+fn template_tools(json: &str) -> Result<Vec<TemplateTool>> {
+    if json.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<Tool> = serde_json::from_str(json).map_err(|e| {
+        Error::invalid(
+            "tools",
+            format!("the tools are not a list of tool definitions: {e}"),
+        )
+    })?;
+    Ok(list
+        .into_iter()
+        .map(|t| TemplateTool {
+            name: t.function.name,
+            description: t.function.description.unwrap_or_default(),
+            parameters: t
+                .function
+                .parameters
+                .unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}})),
+            strict: t.function.strict,
+        })
+        .collect())
 }
 
 async fn save(
@@ -573,11 +808,35 @@ async fn save(
         .parse()
         .map_err(|_| Error::invalid("base_version", "reload the page"))?;
     let latest = state.templates.version(&t, Some(&base.to_string())).await?;
-    let content = TemplateContent {
+    let mut content = TemplateContent {
         system_prompt: form.system_prompt,
         user_prompt_template: form.user_prompt_template,
         ..latest.content
     };
+    // The tools and schema as edited in the playground go with the prompt.
+    if let Some(tools) = &form.tools {
+        content.chat.tools = template_tools(tools)?;
+    }
+    if let Some(schema) = &form.response_schema {
+        content.chat.response_schema = match schema.trim() {
+            "" => None,
+            json => Some(ResponseSchema {
+                name: content
+                    .chat
+                    .response_schema
+                    .as_ref()
+                    .map_or_else(|| "response".to_owned(), |r| r.name.clone()),
+                schema: serde_json::from_str(json).map_err(|e| {
+                    Error::invalid("response_schema", format!("the schema is not JSON: {e}"))
+                })?,
+                strict: content
+                    .chat
+                    .response_schema
+                    .as_ref()
+                    .is_some_and(|r| r.strict),
+            }),
+        };
+    }
     let to = format!(
         "{}?template={}",
         paths::ws(paths::WS_PLAYGROUND, access.workspace.id),
