@@ -98,8 +98,8 @@ pub enum RunEvent {
         /// The entries.
         content: Vec<serde_json::Value>,
     },
-    /// The outcome, as recorded.
-    Finished(RunSummary),
+    /// The outcome, as recorded (boxed: it is much larger than the other events).
+    Finished(Box<RunSummary>),
 }
 
 /// A run's outcome.
@@ -631,7 +631,7 @@ impl Stream for Running {
         let Some(upstream) = this.upstream.as_mut() else {
             // Failed before any upstream call.
             let summary = this.finish(RunState::Failed, None);
-            return Poll::Ready(summary.map(RunEvent::Finished));
+            return Poll::Ready(summary.map(|s| RunEvent::Finished(Box::new(s))));
         };
         loop {
             match upstream.poll_next_unpin(cx) {
@@ -669,7 +669,7 @@ impl Stream for Running {
                 Poll::Ready(Some(Ok(ChatEvent::Done { finish_reason }))) => {
                     this.finish_reason = finish_reason.as_deref().map(openai_finish_reason);
                     let summary = this.finish(RunState::Completed, None);
-                    return Poll::Ready(summary.map(RunEvent::Finished));
+                    return Poll::Ready(summary.map(|s| RunEvent::Finished(Box::new(s))));
                 }
                 Poll::Ready(Some(Err(e))) => {
                     let had_output = this.first_output.is_some();
@@ -680,7 +680,7 @@ impl Stream for Running {
                     let message = e.to_string();
                     this.failure = Some(e);
                     let summary = this.finish(state, Some(message));
-                    return Poll::Ready(summary.map(RunEvent::Finished));
+                    return Poll::Ready(summary.map(|s| RunEvent::Finished(Box::new(s))));
                 }
                 Poll::Ready(None) => {
                     // The adapter ends with Done or an error; an end without either is a break.
@@ -688,7 +688,7 @@ impl Stream for Running {
                         RunState::Truncated,
                         Some("the answer ended without its end marker".to_owned()),
                     );
-                    return Poll::Ready(summary.map(RunEvent::Finished));
+                    return Poll::Ready(summary.map(|s| RunEvent::Finished(Box::new(s))));
                 }
             }
         }

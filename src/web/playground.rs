@@ -410,8 +410,11 @@ const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
 /// The most images on one prompt.
 const MAX_IMAGES: usize = 4;
 
+/// What the playground's panels add to a request: tools, a response format, image parts.
+type Extras = (Option<Vec<Tool>>, Option<ResponseFormat>, Vec<Part>);
+
 /// The playground's tools, schema and images, checked; errors name the panel.
-fn extras(body: &RunBody) -> Result<(Option<Vec<Tool>>, Option<ResponseFormat>, Vec<Part>)> {
+fn extras(body: &RunBody) -> Result<Extras> {
     let tools = match &body.tools {
         None => None,
         Some(list) => {

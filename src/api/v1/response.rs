@@ -143,7 +143,7 @@ pub(super) async fn stream(
         if let RunEvent::Finished(s) = &ev
             && s.state != RunState::Completed
         {
-            return failed(s.clone());
+            return failed((**s).clone());
         }
         head.push(ev);
         if !started {
@@ -251,7 +251,7 @@ pub(super) async fn whole(
     while let Some(event) = events.next().await {
         match event {
             RunEvent::Delta { text: t } => text.push_str(&t),
-            RunEvent::Finished(s) => summary = Some(s),
+            RunEvent::Finished(s) => summary = Some(*s),
             _ => {}
         }
     }
