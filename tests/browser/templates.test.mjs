@@ -179,7 +179,7 @@ step('editing saves version 2', async () => {
 });
 
 step('history shows both versions and the diff shows the change side by side', async () => {
-  await clickLink(page, 'History');
+  await clickLink(page, 'Version history');
   assert.equal(path(page), `${templatePath}/history`);
   const rows = page.locator('tbody tr');
   assert.equal(await rows.count(), 2);

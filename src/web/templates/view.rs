@@ -77,7 +77,7 @@ async fn render_page(
                 @if let Some(ws) = t.workspace_id.or(ctx.current_id()) {
                     a.button href=(format!("{}?template={}", paths::ws(paths::WS_PLAYGROUND, ws), t.id)) { "Open in playground" }
                 }
-                a.button href=(paths::with_id(paths::TEMPLATE_HISTORY, t.id)) { "History" }
+                a.button href=(paths::with_id(paths::TEMPLATE_HISTORY, t.id)) { "Version history" }
                 a.button href=(paths::with_id(paths::TEMPLATE_EXPORT, t.id)) download { "Export" }
                 a.button href=(format!("{}?template={}", paths::COMMUNITY_NEW, t.id)) { "Share to community" }
             }
