@@ -79,6 +79,8 @@ impl App {
         )?;
         let backup_key = key.clone();
         let providers = Providers::new(store.clone(), clock.clone(), key, outbound);
+        // What an admin allowed in the web UI, on top of `[outbound]`.
+        providers.load_outbound_allowlist().await?;
         let (recorder, recorder_task) = Recorder::spawn(store.clone());
         let overrides: Vec<(String, Price)> = config
             .pricing

@@ -9,6 +9,7 @@ pub mod governance;
 pub mod identity;
 pub mod ids;
 pub mod json_schema;
+pub mod outbound;
 pub mod provider;
 pub mod run;
 pub mod session;

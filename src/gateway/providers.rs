@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
 use crate::crypto::MasterKey;
+use crate::domain::outbound::OutboundAllowlist;
 use crate::domain::provider::{validate_base_url, validate_connection_name, validate_models};
 use crate::domain::{Connection, ConnectionId, NewAuditEvent, ProviderKind, User, WorkspaceId};
 use crate::error::{Error, Result};
@@ -88,6 +89,46 @@ impl Providers {
     /// The outbound client (for the gateway).
     pub fn outbound(&self) -> &Outbound {
         &self.outbound
+    }
+
+    /// The outbound allowlist kept in the web UI.
+    pub async fn outbound_allowlist(&self) -> Result<OutboundAllowlist> {
+        self.store.get_outbound_allowlist().await
+    }
+
+    /// Puts the stored allowlist in force (at start-up).
+    pub async fn load_outbound_allowlist(&self) -> Result<()> {
+        let list = self.store.get_outbound_allowlist().await?;
+        self.outbound.apply(&list)
+    }
+
+    /// Checks, stores (audited) and applies a new allowlist at once, without a restart.
+    pub async fn set_outbound_allowlist(
+        &self,
+        actor: &User,
+        list: OutboundAllowlist,
+        ip: Option<String>,
+    ) -> Result<OutboundAllowlist> {
+        let list = list.validated()?;
+        let detail = format!(
+            "cidrs [{}] hosts [{}] ports [{}]",
+            list.allow_cidrs.join(", "),
+            list.allow_hosts.join(", "),
+            list.allow_ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let audit = NewAuditEvent::new(Some(actor.id), "outbound.update")
+            .ip(ip)
+            .detail(detail);
+        self.store
+            .set_outbound_allowlist(list.clone(), audit)
+            .await?;
+        self.outbound.apply(&list)?;
+        tracing::info!(actor = %actor.id, "the outbound allowlist changed");
+        Ok(list)
     }
 
     fn checked(

@@ -7,7 +7,7 @@
 //! before sending. Building a `reqwest::Client` anywhere else is a clippy error.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -16,6 +16,7 @@ use reqwest::{Method, RequestBuilder};
 use url::Url;
 
 use crate::config::OutboundConfig;
+use crate::domain::outbound::OutboundAllowlist;
 use crate::error::{Error, Result};
 
 /// Which destinations the server may connect to.
@@ -199,44 +200,93 @@ impl Resolve for PolicyResolver {
     }
 }
 
-/// The outbound client: every request to a provider is built here.
+/// The outbound client: every request to a provider is built here. Clones share one client
+/// and policy, which [`Outbound::apply`] replaces at run time (a new client, so no pooled
+/// connection outlives the policy it was opened under).
 #[derive(Clone, Debug)]
 pub struct Outbound {
+    config: Arc<OutboundConfig>,
+    inner: Arc<RwLock<Inner>>,
+}
+
+#[derive(Debug)]
+struct Inner {
     client: reqwest::Client,
     policy: Arc<Policy>,
+}
+
+fn build(config: &OutboundConfig) -> Result<Inner> {
+    let policy = Arc::new(Policy::from_config(config));
+    #[allow(clippy::disallowed_methods)]
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .redirect(reqwest::redirect::Policy::none())
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
+        .read_timeout(Duration::from_secs(config.read_timeout_secs))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .no_proxy()
+        .user_agent(concat!("promptyard/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(Arc::new(PolicyResolver {
+            policy: policy.clone(),
+        }))
+        .build()
+        .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
+    Ok(Inner { client, policy })
 }
 
 impl Outbound {
     /// The client for the `[outbound]` configuration.
     pub fn new(config: &OutboundConfig) -> Result<Self> {
-        let policy = Arc::new(Policy::from_config(config));
-        #[allow(clippy::disallowed_methods)]
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .redirect(reqwest::redirect::Policy::none())
-            .tcp_nodelay(true)
-            .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
-            .read_timeout(Duration::from_secs(config.read_timeout_secs))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .no_proxy()
-            .user_agent(concat!("promptyard/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(PolicyResolver {
-                policy: policy.clone(),
-            }))
-            .build()
-            .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { client, policy })
+        Ok(Self {
+            config: Arc::new(config.clone()),
+            inner: Arc::new(RwLock::new(build(config)?)),
+        })
+    }
+
+    /// Puts the configured policy plus `extra` (the web UI's allowlist) in force for every
+    /// later request.
+    pub fn apply(&self, extra: &OutboundAllowlist) -> Result<()> {
+        let mut merged = (*self.config).clone();
+        for c in &extra.allow_cidrs {
+            if !merged.allow_cidrs.contains(c) {
+                merged.allow_cidrs.push(c.clone());
+            }
+        }
+        for h in &extra.allow_hosts {
+            if !merged.allow_hosts.contains(h) {
+                merged.allow_hosts.push(h.clone());
+            }
+        }
+        for p in &extra.allow_ports {
+            if !merged.allow_ports.contains(p) {
+                merged.allow_ports.push(*p);
+            }
+        }
+        let fresh = build(&merged)?;
+        *self.inner.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        Ok(())
+    }
+
+    /// The configuration the server started with (before the web UI's additions).
+    pub fn configured(&self) -> &OutboundConfig {
+        &self.config
     }
 
     /// The policy in force.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
+    pub fn policy(&self) -> Arc<Policy> {
+        self.inner
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .policy
+            .clone()
     }
 
     /// A request to `url`, refused up front when the URL itself breaks the policy.
     pub fn request(&self, method: Method, url: &Url) -> Result<RequestBuilder> {
-        self.policy.check_url(url)?;
-        Ok(self.client.request(method, url.clone()))
+        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        inner.policy.check_url(url)?;
+        Ok(inner.client.request(method, url.clone()))
     }
 }
 

@@ -407,6 +407,16 @@ pub trait GovernanceStore {
     /// Every workspace's settings that were ever set.
     async fn list_gateway_settings(&self) -> Result<Vec<(WorkspaceId, GatewaySettings)>>;
 
+    /// The outbound allowlist kept in the web UI (empty if never set).
+    async fn get_outbound_allowlist(&self) -> Result<crate::domain::outbound::OutboundAllowlist>;
+
+    /// Replaces the outbound allowlist (already validated), with `audit`.
+    async fn set_outbound_allowlist(
+        &self,
+        list: crate::domain::outbound::OutboundAllowlist,
+        audit: NewAuditEvent,
+    ) -> Result<()>;
+
     /// What a workspace's members spent in `month` (`YYYY-MM`).
     async fn get_month_spend(&self, workspace: WorkspaceId, month: &str) -> Result<MonthSpend>;
 

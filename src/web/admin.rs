@@ -35,7 +35,7 @@ struct PageQuery {
 pub(super) fn admin_tabs(current: &str) -> Markup {
     html! {
         nav.tabs aria-label="Administration" {
-            @for (href, label) in [(paths::ADMIN_USERS, "Users"), (paths::ADMIN_PROVIDERS, "Providers"), (paths::ADMIN_AUDIT, "Audit log"), (paths::ADMIN_ANALYTICS, "Analytics")] {
+            @for (href, label) in [(paths::ADMIN_USERS, "Users"), (paths::ADMIN_PROVIDERS, "Providers"), (paths::ADMIN_OUTBOUND, "Outbound"), (paths::ADMIN_AUDIT, "Audit log"), (paths::ADMIN_ANALYTICS, "Analytics")] {
                 @if href == current {
                     a href=(href) aria-current="page" { (label) }
                 } @else {

@@ -17,6 +17,7 @@ mod history;
 mod home;
 mod login;
 mod oidc;
+mod outbound;
 pub mod paths;
 mod playground;
 pub(crate) mod profile;
@@ -95,6 +96,7 @@ pub fn router(state: WebState) -> (Router, Vec<RouteSpec>) {
         r,
     )))));
     let r = history::routes(analytics::routes(api_keys::routes(r)));
+    let r = outbound::routes(r);
     let r = playground::routes(providers::routes(templates::routes(workspaces::routes(r))));
     let r = context::routes(search::routes(community::routes(gateway::routes(r))));
     let r = profile::routes(audit::routes(oidc::routes(r)));

@@ -133,6 +133,8 @@ pub fn ws(pattern: &str, id: impl std::fmt::Display) -> String {
 }
 /// Instance-wide provider connections.
 pub const ADMIN_PROVIDERS: &str = "/admin/providers";
+/// Instance admins: the outbound policy and what the web UI adds to it.
+pub const ADMIN_OUTBOUND: &str = "/admin/outbound";
 /// Change, delete or discover models of an instance connection (POST).
 pub const ADMIN_PROVIDER_ACTION: &str = "/admin/providers/{conn}/{action}";
 /// A workspace's own provider connections.

@@ -256,6 +256,17 @@ step('the pages fit a phone, light and dark', async () => {
   await page.emulateMedia({ colorScheme: 'light' });
 });
 
+step('an admin allows a private model server from the web UI', async () => {
+  await visit(page, '/admin/outbound');
+  await page.getByRole('heading', { name: 'Outbound access', exact: true }).waitFor();
+  await page.getByLabel('Addresses and ranges', { exact: true }).fill('192.168.1.0/24');
+  await page.getByLabel('Ports', { exact: true }).fill('8000');
+  await submit(page, 'Save and apply');
+  assert.match(await textOf(page.getByRole('status')), /in force now/);
+  assert.equal(await page.getByLabel('Ports', { exact: true }).inputValue(), '8000');
+  await page.screenshot({ path: join(OUT, 'admin-outbound.png'), fullPage: true });
+});
+
 step('the browser console stayed free of errors', async () => {
   assert.deepEqual(consoleProblems, []);
 });

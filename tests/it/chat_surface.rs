@@ -861,3 +861,106 @@ async fn chat_models_answer_one_model_by_id() {
         assert_eq!(err["error"]["code"], "model_not_found");
     }
 }
+
+#[tokio::test]
+async fn chat_an_admin_allows_a_local_server_from_the_web_ui_without_a_restart() {
+    use promptyard::domain::AuditFilter;
+    let fake = crate::fake_llm::FakeLlm::start().await;
+    let app = crate::helpers::TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let base = fake.base_for(Wire::Openai);
+    let form = [
+        ("name", "Local"),
+        ("kind", "openai-compatible"),
+        ("base_url", base.as_str()),
+        ("models", "fake-local"),
+    ];
+    let add = || app.post_form(&admin, "/admin/providers", &form);
+    let res = add().await;
+    assert_eq!(res.status(), 422);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("outbound.allow_ports") && text.contains("outbound.allow_cidrs"));
+    let page = app
+        .get(&admin, "/admin/outbound")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"outbound-configured\""));
+
+    // A bad entry names its field and changes nothing.
+    let res = app
+        .post_form(
+            &admin,
+            "/admin/outbound",
+            &[
+                ("allow_cidrs", "127.0.0.1\n10.0.0.0/33"),
+                ("allow_ports", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("10.0.0.0/33"));
+
+    let port = fake.port.to_string();
+    let res = app
+        .post_form(
+            &admin,
+            "/admin/outbound",
+            &[("allow_cidrs", "127.0.0.1"), ("allow_ports", &port)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    // In force at once: the connection is accepted and answers.
+    assert_eq!(add().await.status(), 303);
+    let page = app
+        .get(&admin, "/admin/outbound")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&port));
+    let list: Value = admin
+        .get(app.url("/api/workspaces"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ws = list[0]["id"].as_str().unwrap().to_owned();
+    let page = app
+        .post_form(
+            &admin,
+            "/account/api-keys",
+            &[("name", "k"), ("workspace", &ws), ("models", "")],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let start = page.find("value=\"pyk_").expect("a new key") + 7;
+    let key = &page[start..start + page[start..].find('"').unwrap()];
+    let res = reqwest::Client::new()
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&json!({"model": "fake-local", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(fake.requests().len(), 1);
+    let events = app
+        .store
+        .list_audit_events(
+            &AuditFilter {
+                action: Some("outbound.update".into()),
+                ..AuditFilter::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.items.len(), 1, "one change, audited");
+}

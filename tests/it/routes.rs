@@ -116,6 +116,8 @@ const EXPECTED: &[(&str, &str, Need)] = &[
     ("DELETE", "/api/session", Public),
     ("GET", "/api/me", Login),
     ("GET", "/admin/providers", InstanceAdmin),
+    ("GET", "/admin/outbound", InstanceAdmin),
+    ("POST", "/admin/outbound", InstanceAdmin),
     ("GET", "/account/api-keys", Login),
     ("POST", "/account/api-keys", Login),
     ("POST", "/account/api-keys/{key}/revoke", Login),

@@ -7,11 +7,15 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{PostgresStore, audit::insert_audit};
+use crate::domain::outbound::OutboundAllowlist;
 use crate::domain::{
     CachedResponse, GatewaySettings, MonthSpend, NewAuditEvent, SpendEntry, UserId, WorkspaceId,
 };
 use crate::error::{Error, Result};
 use crate::store::GovernanceStore;
+
+/// The outbound allowlist's key in `meta`.
+const OUTBOUND_KEY: &str = "outbound_allowlist";
 
 /// Adds spend inside the run recorder's transaction; rows of deleted workspaces are skipped.
 pub(super) async fn add_spend(conn: &mut PgConnection, spend: &[SpendEntry]) -> Result<()> {
@@ -33,6 +37,39 @@ pub(super) async fn add_spend(conn: &mut PgConnection, spend: &[SpendEntry]) -> 
 
 #[async_trait]
 impl GovernanceStore for PostgresStore {
+    async fn get_outbound_allowlist(&self) -> Result<OutboundAllowlist> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
+            .bind(OUTBOUND_KEY)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some((json,)) => serde_json::from_str(&json)
+                .map_err(|e| Error::internal(format!("the stored outbound allowlist: {e}"))),
+            None => Ok(OutboundAllowlist::default()),
+        }
+    }
+
+    async fn set_outbound_allowlist(
+        &self,
+        list: OutboundAllowlist,
+        audit: NewAuditEvent,
+    ) -> Result<()> {
+        let now = self.clock.now();
+        let json = serde_json::to_string(&list).map_err(Error::internal)?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        )
+        .bind(OUTBOUND_KEY)
+        .bind(json)
+        .execute(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, now, audit.target("instance:outbound")).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn get_gateway_settings(&self, workspace: WorkspaceId) -> Result<GatewaySettings> {
         let row = sqlx::query(
             "SELECT settings::text AS settings FROM gateway_settings WHERE workspace_id = $1",

@@ -6,14 +6,18 @@ use redb::{ReadableTable, WriteTransaction};
 use time::OffsetDateTime;
 
 use super::{
-    GATEWAY_SETTINGS, RESPONSE_CACHE, RedbStore, SPEND, WORKSPACES, audit::insert_audit, decode,
-    encode,
+    GATEWAY_SETTINGS, INSTANCE, RESPONSE_CACHE, RedbStore, SPEND, WORKSPACES, audit::insert_audit,
+    decode, encode,
 };
+use crate::domain::outbound::OutboundAllowlist;
 use crate::domain::{
     CachedResponse, GatewaySettings, MonthSpend, NewAuditEvent, SpendEntry, UserId, WorkspaceId,
 };
 use crate::error::{Error, Result};
 use crate::store::GovernanceStore;
+
+/// The outbound allowlist's key in the instance table.
+const OUTBOUND_KEY: &str = "outbound_allowlist";
 
 /// Adds spend inside a write transaction (the run recorder's); spend of deleted workspaces is
 /// dropped.
@@ -57,6 +61,34 @@ pub(super) fn delete_for_workspace(txn: &WriteTransaction, w: u128) -> Result<()
 
 #[async_trait]
 impl GovernanceStore for RedbStore {
+    async fn get_outbound_allowlist(&self) -> Result<OutboundAllowlist> {
+        self.blocking(|db, _| {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(INSTANCE)?;
+            match table.get(OUTBOUND_KEY)? {
+                Some(v) => decode(v.value()),
+                None => Ok(OutboundAllowlist::default()),
+            }
+        })
+        .await
+    }
+
+    async fn set_outbound_allowlist(
+        &self,
+        list: OutboundAllowlist,
+        audit: NewAuditEvent,
+    ) -> Result<()> {
+        self.blocking(move |db, clock| {
+            let txn = db.begin_write()?;
+            txn.open_table(INSTANCE)?
+                .insert(OUTBOUND_KEY, encode(&list)?.as_slice())?;
+            insert_audit(&txn, clock.now(), audit.target("instance:outbound"))?;
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn get_gateway_settings(&self, workspace: WorkspaceId) -> Result<GatewaySettings> {
         self.blocking(move |db, _| {
             let txn = db.begin_read()?;

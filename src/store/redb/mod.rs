@@ -32,6 +32,8 @@ use crate::domain::{ApiKey, Change, ChangeKind, Member, TokenHash, User};
 use crate::error::{Error, Result};
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Instance-wide settings as JSON, by name.
+const INSTANCE: TableDefinition<&str, &[u8]> = TableDefinition::new("instance");
 const USERS: TableDefinition<u128, &[u8]> = TableDefinition::new("users");
 const USERS_BY_EMAIL: TableDefinition<&str, u128> = TableDefinition::new("users_by_email");
 const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions");
@@ -124,7 +126,14 @@ const UPGRADES: &[UpgradeStep] = &[
     create_community_tables,
     usage::create_usage_tables,
     identities::create_identity_tables,
+    create_instance_tables,
 ];
+
+/// Version 8 -> 9: instance-wide settings kept in the web UI (the outbound allowlist).
+fn create_instance_tables(txn: &WriteTransaction) -> Result<()> {
+    txn.open_table(INSTANCE)?;
+    Ok(())
+}
 
 /// Version 0 -> 1: the tables of the foundation.
 fn create_initial_tables(txn: &WriteTransaction) -> Result<()> {

@@ -514,3 +514,49 @@ pub(super) async fn governance(store: Arc<dyn Store>) {
         .await
         .unwrap();
 }
+
+pub(super) async fn outbound_allowlist(store: Arc<dyn Store>) {
+    use promptyard::domain::AuditFilter;
+    use promptyard::domain::outbound::OutboundAllowlist;
+    assert_eq!(
+        store.get_outbound_allowlist().await.unwrap(),
+        OutboundAllowlist::default()
+    );
+    let list = OutboundAllowlist {
+        allow_cidrs: vec!["127.0.0.1".into(), "10.0.0.0/8".into()],
+        allow_hosts: vec!["ollama.lan".into()],
+        allow_ports: vec![11434],
+    };
+    store
+        .set_outbound_allowlist(list.clone(), audit("outbound.update"))
+        .await
+        .unwrap();
+    assert_eq!(store.get_outbound_allowlist().await.unwrap(), list);
+    let smaller = OutboundAllowlist {
+        allow_ports: vec![8000],
+        ..OutboundAllowlist::default()
+    };
+    store
+        .set_outbound_allowlist(smaller.clone(), audit("outbound.update"))
+        .await
+        .unwrap();
+    assert_eq!(store.get_outbound_allowlist().await.unwrap(), smaller);
+    let events = store
+        .list_audit_events(
+            &AuditFilter {
+                action: Some("outbound.update".into()),
+                ..AuditFilter::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.items.len(), 2);
+    assert!(
+        events
+            .items
+            .iter()
+            .all(|e| e.target.as_deref() == Some("instance:outbound"))
+    );
+}

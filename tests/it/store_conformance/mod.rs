@@ -141,6 +141,7 @@ async fn run_all(fresh: Fresh, backend: &'static str) {
     gateway::runs(fresh().await).await;
     gateway::api_keys(fresh().await).await;
     gateway::governance(fresh().await).await;
+    gateway::outbound_allowlist(fresh().await).await;
     usage::usage(fresh().await).await;
     usage::retention(fresh().await).await;
     templates::versions(fresh().await).await;
