@@ -242,10 +242,29 @@ step('the pages fit a phone, light and dark', async () => {
   for (const scheme of ['light', 'dark']) {
     await page.emulateMedia({ colorScheme: scheme });
     await page.setViewportSize({ width: 360, height: 800 });
-    for (const [name, url] of [['playground', `${ws}?template=${id}`], ['template', templatePath], ['home', '/']]) {
-      await visit(page, url);
-      assert.ok((await wide()) <= 360, `${name} is ${await wide()} px wide at 360 px (${scheme})`);
+    const w = ws.replace(/\/playground$/, '');
+    const runHref = await (async () => {
+      await visit(page, `${w}/history`);
+      return page.locator('main a[href*="/runs/"]').first().getAttribute('href');
+    })();
+    const pages = [
+      ['home', '/'], ['playground', `${ws}?template=${id}`], ['template', templatePath],
+      ['editor', `${templatePath}/edit`], ['version history', `${templatePath}/history`],
+      ['templates', `${w}/templates`], ['new template', `${w}/templates/new`], ['history', `${w}/history`],
+      ['run', runHref], ['members', `${w}/settings`], ['workspace providers', `${w}/providers`],
+      ['workspaces', '/workspaces'], ['account', '/account'], ['api keys', '/account/api-keys'],
+      ['search', '/search?q=weather'], ['context', '/context'], ['community', '/community'],
+      ['admin users', '/admin/users'], ['admin providers', '/admin/providers'],
+      ['admin outbound', '/admin/outbound'], ['audit log', '/admin/audit'], ['analytics', '/admin/analytics'],
+    ];
+    const tooWide = [];
+    for (const [name, url] of pages) {
+      const res = await visit(page, url);
+      assert.ok(res.status() < 400, `${name} (${url}) answered ${res.status()}`);
+      const width = await wide();
+      if (width > 360) tooWide.push(`${name} ${width} px`);
     }
+    assert.deepEqual(tooWide, [], `pages wider than 360 px (${scheme})`);
     await page.setViewportSize({ width: 390, height: 844 });
     await visit(page, `${ws}?template=${id}`);
     await page.screenshot({ path: join(OUT, `chat-playground-390-${scheme}.png`), fullPage: true });
