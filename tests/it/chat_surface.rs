@@ -234,6 +234,7 @@ async fn chat_tool_loop_runs_on_every_provider() {
         let run = t.app.recorded_run(&first["run_id"]).await;
         let detail = run.detail.expect("the run records the tool call");
         assert_eq!(detail["tool_calls"][0]["function"]["name"], "get_weather");
+        assert_eq!(run.output_tokens, 7, "usage as the provider reported it");
 
         // Step two: the tool's result goes back, the model answers in text.
         let assistant = json!({"role": "assistant", "content": null, "tool_calls": [{"id": id,
@@ -260,6 +261,41 @@ async fn chat_tool_loop_runs_on_every_provider() {
             &sent["messages"]
         };
         assert_eq!(*messages, second_step_body(wire, &id), "{model}");
+    }
+
+    // Search finds the runs by the tool they called (the indexer runs in the background).
+    let start = std::time::Instant::now();
+    loop {
+        let found: Value = t
+            .admin
+            .get(t.app.url("/api/search"))
+            .query(&[("scope", "history"), ("q", "get_weather")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let by_tool = found["hits"]
+            .as_array()
+            .map(|h| {
+                h.iter()
+                    .filter(|hit| {
+                        hit["snippet_html"]
+                            .as_str()
+                            .is_some_and(|s| s.contains("<b>get</b>_<b>weather</b>("))
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        if by_tool >= 3 {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(15),
+            "search for the tool name: {found}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 

@@ -139,6 +139,37 @@ async fn chat_templates_save_show_diff_export_and_run() {
     );
     assert!(export.contains("response_schema"));
 
+    // Importing the export brings a template with the same messages, tools and schema.
+    let doc: Value = serde_json::from_str(&export).unwrap();
+    let (status, imported) = send(
+        &t,
+        Method::POST,
+        &format!("/api/workspaces/{}/import", t.ws),
+        doc,
+    )
+    .await;
+    assert_eq!(status, 201, "{imported}");
+    let copy = imported["imported"][0].as_str().unwrap();
+    let (status, latest) = send(
+        &t,
+        Method::GET,
+        &format!("/api/templates/{copy}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{latest}");
+    let latest_version = latest["latest_version"].as_u64().unwrap_or(1);
+    let (_, version) = send(
+        &t,
+        Method::GET,
+        &format!("/api/templates/{copy}/versions/{latest_version}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(version["messages"][4]["role"], "placeholder", "{version}");
+    assert_eq!(version["tools"][0]["name"], "get_weather");
+    assert_eq!(version["response_schema"]["name"], "weather");
+
     // The template page shows messages, tools and schema.
     let page = t
         .app
