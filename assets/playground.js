@@ -30,7 +30,13 @@ if (form) {
     if (text !== undefined) e.textContent = text;
     return e;
   };
-  const money = (v) => (v === null || v === undefined ? 'price unknown' : `$${v.toFixed(6)}`);
+  // As the run page says it: "free", two significant digits below a cent, else four decimals.
+  const money = (v) => {
+    if (v === null || v === undefined) return 'price unknown';
+    if (v === 0) return 'free';
+    if (v < 0.01) return `$${v.toFixed(-Math.floor(Math.log10(v)) + 1)}`;
+    return `$${v.toFixed(4)}`;
+  };
   const pretty = (text) => {
     try {
       return JSON.stringify(JSON.parse(text), null, 2);
@@ -408,3 +414,7 @@ if (form) {
     if (schemaInput) document.getElementById('save-schema').value = schemaInput.value;
   });
 }
+
+// "Start from" loads the chosen template at once (the Load button stays for no-script use).
+const startFrom = document.getElementById('template');
+startFrom?.addEventListener('change', () => startFrom.form.submit());

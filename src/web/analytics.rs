@@ -204,9 +204,9 @@ fn page(
         @if let Some(extra) = extra { (extra) }
         section.panel #daily {
             h2 { "Per day" }
-            (charts::columns("Runs per day", &points(&|c| c.runs as f64), &n))
-            (charts::columns("Tokens per day", &points(&|c| (c.input_tokens + c.output_tokens) as f64), &n))
-            (charts::columns("Cost per day (USD)", &points(&|c| c.cost_usd()), &money))
+            (charts::columns("Runs per day", &points(&|c| c.runs as f64), &n, true))
+            (charts::columns("Tokens per day", &points(&|c| (c.input_tokens + c.output_tokens) as f64), &n, true))
+            (charts::columns("Cost per day (USD)", &points(&|c| c.cost_usd()), &money, false))
             details {
                 summary { "The same numbers as a table" }
                 table {

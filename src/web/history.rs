@@ -305,7 +305,7 @@ fn row(h: &Hit) -> Markup {
             td { @for m in &h.models { code { (m) } } }
             td { (h.user.rsplit_once(' ').map_or(h.user.as_str(), |(name, _email)| name)) }
             td.num { (h.input_tokens) " / " (h.output_tokens) }
-            td.num { (format!("${:.6}", h.cost)) }
+            td.num { (super::views::cost(Some(h.cost))) }
             td.num { (h.latency_ms) " ms" }
             td { span.badge { (h.state) } }
         }

@@ -946,7 +946,7 @@ async fn run_page(
         p.muted {
             span.badge { (run.state) } " · by " (by) " · " (when(run.created_at)) " · "
             (run.input_tokens) " in / " (run.output_tokens) " out tokens · "
-            @match run.cost_usd { Some(c) => { "$" (format!("{c:.6}")) }, None => "price unknown" }
+            (super::views::cost(run.cost_usd))
             " · " (run.latency_ms) " ms"
             @if let Some(t) = run.ttft_ms { " (first output after " (t) " ms)" }
         }

@@ -221,6 +221,20 @@ pub fn sentence(s: &str) -> String {
     out
 }
 
+/// A run's cost as people read it: "free" for nothing, two significant digits below a cent
+/// ($0.000059), four decimals above; "price unknown" without a price.
+pub fn cost(usd: Option<f64>) -> String {
+    match usd {
+        None => "price unknown".to_owned(),
+        Some(c) if c == 0.0 => "free".to_owned(),
+        Some(c) if c < 0.01 => {
+            let digits = (-c.log10().floor()) as usize + 1;
+            format!("${c:.digits$}")
+        }
+        Some(c) => format!("${c:.4}"),
+    }
+}
+
 /// A timestamp as `2026-11-25 07:25 UTC`, with the exact time in a `<time>` element.
 pub fn when(t: OffsetDateTime) -> Markup {
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
@@ -257,5 +271,19 @@ pub fn parse_day(field: &str, s: &str) -> crate::error::Result<Option<time::Date
         v => time::Date::parse(v, DATE).map(Some).map_err(|_| {
             crate::error::Error::invalid(field, format!("`{v}` is not a date (YYYY-MM-DD)"))
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cost;
+
+    #[test]
+    fn costs_show_meaningful_digits() {
+        assert_eq!(cost(None), "price unknown");
+        assert_eq!(cost(Some(0.0)), "free");
+        assert_eq!(cost(Some(0.000_058_7)), "$0.000059");
+        assert_eq!(cost(Some(0.003)), "$0.0030");
+        assert_eq!(cost(Some(1.5)), "$1.5000");
     }
 }

@@ -166,7 +166,11 @@ step('the playground runs it: a tool card, the result typed in, a schema-valid a
   const id = templatePath.split('/').pop();
   await visit(page, '/');
   const ws = (await page.locator('nav[aria-label=Main] a', { hasText: 'Playground' }).getAttribute('href')).replace(/\/playground$/, '');
-  await visit(page, `${ws}/playground?template=${id}`);
+  // Choosing "Start from" loads the template at once; Stop looks disabled until a run.
+  await visit(page, `${ws}/playground`);
+  await Promise.all([page.waitForURL(new RegExp(`template=${id}`)), page.locator('#template').selectOption(id)]);
+  const stopOpacity = await page.locator('#stop').evaluate((b) => Number(getComputedStyle(b).opacity));
+  assert.ok(stopOpacity < 0.7, `the disabled Stop button looks disabled (opacity ${stopOpacity})`);
   assert.match(await textOf(page.locator('#tools-status')), /1 tool \(get_weather\)/);
   // The panels check JSON as it is typed.
   const schema = page.locator('#response-schema');
@@ -192,6 +196,8 @@ step('the playground runs it: a tool card, the result typed in, a schema-valid a
   const badge = col.locator('.schema-badge');
   await badge.waitFor();
   assert.match(await textOf(badge), /valid against the schema/);
+  // A local model costs nothing, and says so.
+  assert.match(await textOf(col.locator('.run-meta').last()), /completed · 30 in \/ 9 out tokens · free ·/);
   assert.equal(JSON.stringify(JSON.parse(await col.locator('pre.output').last().textContent())), JSON.stringify(JSON.parse(ANSWER)));
 
   // The second request carried the whole conversation: the call and its result.
