@@ -226,7 +226,7 @@ pub fn sentence(s: &str) -> String {
 pub fn cost(usd: Option<f64>) -> String {
     match usd {
         None => "price unknown".to_owned(),
-        Some(c) if c == 0.0 => "free".to_owned(),
+        Some(0.0) => "free".to_owned(),
         Some(c) if c < 0.01 => {
             let digits = (-c.log10().floor()) as usize + 1;
             format!("${c:.digits$}")
