@@ -169,6 +169,9 @@ step('the author submits through the form; it is pending and invisible to others
 
 step('the moderator rejects it from the queue with a reason; the author sees why; then approves', async () => {
   const { page } = b.moderator;
+  // The library says a submission waits, and where.
+  await visit(page, '/community');
+  assert.match(await textOf(page.locator('#moderation-count')), /^1 waiting$/);
   await visit(page, '/community/queue');
   assert.match(await textOf(page.locator('h1')), /Moderation queue/);
   await page.getByRole('link', { name: 'Explain a SQL query' }).click();
@@ -185,7 +188,10 @@ step('the moderator rejects it from the queue with a reason; the author sees why
 
   await visit(page, promptPath);
   await submit(page, 'Approve');
-  assert.match(await textOf(page.getByRole('status')), /Decision recorded/);
+  assert.match(await textOf(page.getByRole('status')), /Approved: now public\./);
+  await visit(page, '/community');
+  assert.equal(await page.locator('#moderation-count').count(), 0, 'nothing waits any more');
+  await visit(page, promptPath);
   await page.screenshot({ path: join(OUT, 'community-moderated.png'), fullPage: true });
 });
 

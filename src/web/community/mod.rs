@@ -196,11 +196,28 @@ async fn browse(
         Sort::Used => "used",
         Sort::New => "new",
     };
+    // Moderators see how much waits for them.
+    let waiting = if viewer.moderator {
+        let query = CommunityQuery {
+            viewer: Some(viewer.clone()),
+            statuses: vec![PromptStatus::Pending, PromptStatus::Flagged],
+            limit: 1,
+            ..CommunityQuery::default()
+        };
+        state.community.list(&query).await?.1
+    } else {
+        0
+    };
     let content = html! {
         div.page-head {
             h1 { "Community library" }
             div.actions {
-                @if viewer.moderator { a.button href=(QUEUE) { "Moderation queue" } }
+                @if viewer.moderator {
+                    a.button #moderation-link href=(QUEUE) {
+                        "Moderation queue"
+                        @if waiting > 0 { " " span.badge #moderation-count { (waiting) " waiting" } }
+                    }
+                }
                 a.button href=(author_path(auth.user.id)) { "My prompts" }
                 a.button.primary href=(NEW) { "Submit a prompt" }
             }
@@ -224,7 +241,12 @@ async fn browse(
             button.button.small type="submit" { "Filter" }
         }
         @if cards.is_empty() {
-            p.empty { "No prompts here yet." }
+            p.empty {
+                "No published prompts here yet."
+                @if waiting > 0 {
+                    " " a href=(QUEUE) { (waiting) " " (if waiting == 1 { "submission waits" } else { "submissions wait" }) " in the moderation queue." }
+                }
+            }
         } @else {
             p.muted.small { (total) " prompts" }
             ul.cards { @for c in &cards { (c) } }
@@ -501,7 +523,15 @@ async fn moderate(
 ) -> Result<Response> {
     let viewer = state.community.standing(&auth.user).await?;
     state.community.get(&viewer, id).await?;
-    let r = match Moderation::parse(form.action.trim()) {
+    let parsed = Moderation::parse(form.action.trim());
+    // Say what happened, in the words of the result.
+    let said = match &parsed {
+        Ok(Moderation::Approve) => "Approved: now public.",
+        Ok(Moderation::Reject) => "Rejected: the author sees your reason.",
+        Ok(Moderation::Hide) => "Hidden: no longer public; the author sees your reason.",
+        Err(_) => "",
+    };
+    let r = match parsed {
         Ok(what) => {
             state
                 .community
@@ -510,7 +540,7 @@ async fn moderate(
         }
         Err(e) => Err(e),
     };
-    outcome(r, jar, &state, prompt_path(id), "Decision recorded.")
+    outcome(r, jar, &state, prompt_path(id), said)
 }
 
 #[derive(Deserialize)]
