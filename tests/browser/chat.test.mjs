@@ -151,6 +151,11 @@ step('the editor saves a template with a tool and a response schema', async () =
   templatePath = path(page);
   assert.match(await textOf(page.locator('main')), /get_weather/);
   await page.locator('#template-schema').waitFor();
+  // The page shows the model defaults, and the labels form says what each box is.
+  assert.match(await page.locator('#model-defaults').innerText(), /Model\s+agent/);
+  await page.getByLabel('Label', { exact: true }).waitFor();
+  assert.ok(await page.getByLabel('Label', { exact: true }).isVisible());
+  assert.ok(await page.locator('label[for=label-version]').isVisible());
 
   // A broken schema is refused on save, naming the problem, and nothing is lost.
   await visit(page, `${templatePath}/edit`);

@@ -429,5 +429,13 @@ pub fn content_view(c: &TemplateContent) -> Markup {
             h3 { "Parameters" }
             pre.prompt { (serde_json::to_string_pretty(&c.chat.params).unwrap_or_default()) }
         }
+        @if c.model != crate::domain::ModelDefaults::default() {
+            h3 { "Model defaults" }
+            dl.facts #model-defaults {
+                @if let Some(m) = &c.model.model { dt { "Model" } dd { code { (m) } } }
+                @if let Some(t) = c.model.temperature { dt { "Temperature" } dd { (t) } }
+                @if let Some(n) = c.model.max_tokens { dt { "Max tokens" } dd { (n) } }
+            }
+        }
     }
 }

@@ -154,10 +154,10 @@ async fn render_page(
                     }
                     @if label {
                         form.inline method="post" action=(paths::with_id(paths::TEMPLATE_LABELS, t.id)) {
-                            label.sr-only for="label" { "Label" }
-                            input #label name="label" list="label-names" placeholder="label" required;
+                            label for="label" { "Label" }
+                            input #label name="label" list="label-names" placeholder="e.g. staging" required;
                             datalist #label-names { option value="production"; option value="staging"; }
-                            label.sr-only for="label-version" { "Version" }
+                            label for="label-version" { "Version" }
                             input #label-version name="version" type="number" min="1" max=(t.latest_version) value=(v.version);
                             button.button.small type="submit" { "Set label" }
                         }
