@@ -156,7 +156,14 @@ async fn page(
     }
     let mut models: Vec<(String, String)> = Vec::new();
     let mut windows: std::collections::HashMap<String, u32> = Default::default();
-    for c in state.providers.usable(ws.id).await? {
+    let usable = state.providers.usable(ws.id).await?;
+    // Connections that exist but list no model yet: say which, rather than "add one".
+    let without_models: Vec<String> = usable
+        .iter()
+        .filter(|c| c.models.is_empty())
+        .map(|c| c.name.clone())
+        .collect();
+    for c in usable {
         for m in &c.models {
             if !models.iter().any(|(id, _)| id == m) {
                 models.push((m.clone(), c.name.clone()));
@@ -227,9 +234,18 @@ async fn page(
         }
         @if models.is_empty() {
             div.flash.flash-error role="alert" {
-                "No model is available yet. "
-                @if access.role >= Role::Admin { a href=(paths::ws(paths::WS_PROVIDERS, ws.id)) { "Add a provider connection" } " or ask an instance admin." }
-                @else { "Ask an admin to add a provider connection." }
+                @if without_models.is_empty() {
+                    "No model is available yet. "
+                    @if access.role >= Role::Admin { a href=(paths::ws(paths::WS_PROVIDERS, ws.id)) { "Add a provider connection" } " or ask an instance admin." }
+                    @else { "Ask an admin to add a provider connection." }
+                } @else {
+                    "No model is available yet: " (without_models.join(", ")) " lists no models. "
+                    @if access.auth.user.is_admin() {
+                        a href=(paths::ADMIN_PROVIDERS) { "Open Provider connections" } " and press Discover models, or name them under Edit."
+                    } @else if access.role >= Role::Admin {
+                        a href=(paths::ws(paths::WS_PROVIDERS, ws.id)) { "Open Provider connections" } " and press Discover models, or name them under Edit."
+                    } @else { "Ask an admin to discover its models." }
+                }
             }
         }
         form #playground.playground data-run=(paths::ws(paths::WS_PLAYGROUND_RUN, ws.id)) {

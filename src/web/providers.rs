@@ -231,13 +231,42 @@ async fn create(
     jar: CookieJar,
     form: ConnForm,
 ) -> Result<Response> {
+    let ip = client.ip.clone();
     match state
         .providers
         .create(user, scope.workspace(), form.input(), Some(client.ip))
         .await
     {
         Ok(c) => {
-            let jar = set_flash(jar, &state.edge, false, &format!("Added {}.", c.name));
+            // No models listed: ask the provider which it offers, and say what came of it.
+            let text = if c.models.is_empty() {
+                match state.providers.discover(user, &c, Some(ip)).await {
+                    Ok(found) if !found.models.is_empty() => format!(
+                        "Added {}: it offers {} model(s): {}.",
+                        c.name,
+                        found.models.len(),
+                        found
+                            .models
+                            .iter()
+                            .take(8)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    Ok(_) => format!(
+                        "Added {}. It lists no models: name them under Edit, or press Discover models later.",
+                        c.name
+                    ),
+                    Err(e) => format!(
+                        "Added {}. Its models could not be discovered ({}); name them under Edit, or press Discover models later.",
+                        c.name,
+                        e.to_string().trim_end_matches('.')
+                    ),
+                }
+            } else {
+                format!("Added {}.", c.name)
+            };
+            let jar = set_flash(jar, &state.edge, false, &text);
             Ok((jar, Redirect::to(&scope.base())).into_response())
         }
         Err(e @ Error::Invalid { .. }) => {

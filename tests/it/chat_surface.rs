@@ -1000,3 +1000,91 @@ async fn chat_an_admin_allows_a_local_server_from_the_web_ui_without_a_restart()
         .unwrap();
     assert_eq!(events.items.len(), 1, "one change, audited");
 }
+
+#[tokio::test]
+async fn chat_a_new_connection_discovers_its_models_and_the_playground_names_an_empty_one() {
+    let fake = crate::fake_llm::FakeLlm::start().await;
+    let port = fake.port;
+    let app = crate::helpers::TestApp::spawn_with(move |c| {
+        c.outbound.allow_cidrs = vec!["127.0.0.1".into()];
+        c.outbound.allow_ports = vec![port];
+    })
+    .await;
+    let admin = app.setup_admin().await;
+    let base = fake.base_for(Wire::Openai);
+    // Listed no models: the provider is asked, and the page says what it offers.
+    let res = app
+        .post_form(
+            &admin,
+            "/admin/providers",
+            &[
+                ("name", "Local"),
+                ("kind", "openai-compatible"),
+                ("base_url", &base),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = app
+        .get(&admin, "/admin/providers")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Added Local: it offers 2 model(s): fake-model-1, fake-model-2."),
+        "{page}"
+    );
+    // A server that lists nothing: the playground names the connection instead of "add one".
+    fake.set_models(&[]);
+    let res = app
+        .post_form(
+            &admin,
+            "/admin/providers",
+            &[
+                ("name", "Empty"),
+                ("kind", "openai-compatible"),
+                ("base_url", &base),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = app
+        .get(&admin, "/admin/providers")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Added Empty. It lists no models"), "{page}");
+    // Take the one with models away: only the empty one is left.
+    let list: Value = admin
+        .get(app.url("/api/workspaces"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ws = list[0]["id"].as_str().unwrap().to_owned();
+    let conns = app.store.list_connections(None).await.unwrap();
+    let local = conns.iter().find(|c| c.name == "Local").unwrap();
+    let res = app
+        .post_form(
+            &admin,
+            &format!("/admin/providers/{}/delete", local.id),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = app
+        .get(&admin, &format!("/w/{ws}/playground"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("No model is available yet: Empty lists no models."),
+        "{page}"
+    );
+    assert!(page.contains("press Discover models"));
+}
