@@ -404,8 +404,10 @@ async fn connections_discover_models_and_need_the_key_again_for_a_new_url() {
     fake.set_models(&["llama3.1:8b", "qwen2.5:7b"]);
     let (app, admin, _) = app_for(&fake).await;
     connect(&app, &admin, "openai", &fake.base_for(Wire::Openai), "").await;
+    // Added without models, it asked the provider at once.
     let conn = app.store.list_connections(None).await.unwrap().remove(0);
-    assert!(conn.models.is_empty());
+    assert_eq!(conn.models, vec!["llama3.1:8b", "qwen2.5:7b"]);
+    // Discovering again finds the same, and says so.
     let res = app
         .post_form(
             &admin,
