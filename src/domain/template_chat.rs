@@ -135,7 +135,9 @@ pub const MAX_TOOLS: usize = 64;
 /// The largest schema (tool parameters or response), serialized.
 pub const MAX_SCHEMA_BYTES: usize = 64 * 1024;
 
-fn is_name(s: &str) -> bool {
+/// Whether `s` is a function or schema name as the providers take it: 1 to 64 letters, digits,
+/// `_` or `-`.
+pub fn is_name(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')

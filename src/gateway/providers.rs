@@ -99,6 +99,10 @@ impl Providers {
     /// Puts the stored allowlist in force (at start-up).
     pub async fn load_outbound_allowlist(&self) -> Result<()> {
         let list = self.store.get_outbound_allowlist().await?;
+        // Nothing added: the client built from the configuration stands (no second build).
+        if list == OutboundAllowlist::default() {
+            return Ok(());
+        }
         self.outbound.apply(&list)
     }
 

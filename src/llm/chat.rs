@@ -14,6 +14,9 @@ use serde_json::{Map, Value};
 
 use crate::domain::ProviderKind;
 
+/// The image types every vision provider takes.
+pub const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
 /// Who wrote a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

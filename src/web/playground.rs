@@ -22,7 +22,7 @@ use super::views::{Nav, layout, when};
 use super::{PageCtx, WebState, paths};
 use crate::auth::Action;
 use crate::domain::json_schema::check_schema;
-use crate::domain::template_chat::{MessageRole, ResponseSchema, TemplateTool};
+use crate::domain::template_chat::{MessageRole, ResponseSchema, TemplateTool, is_name};
 use crate::domain::variables::VarKind;
 use crate::domain::{
     CommunityPromptId, ContextFile, Role, RunId, TemplateContent, TemplateId, validate_manifest,
@@ -34,8 +34,8 @@ use crate::http::cookies::set_flash;
 use crate::http::extract::{Form, Path, Query};
 use crate::http::routes::{Permission, Routes, WorkspaceAccess};
 use crate::llm::chat::{
-    ChatMessage, ChatRequest, ChatRole, Content, ImageUrl, JsonSchemaFormat, Part, ResponseFormat,
-    Tool,
+    ChatMessage, ChatRequest, ChatRole, Content, IMAGE_TYPES, ImageUrl, JsonSchemaFormat, Part,
+    ResponseFormat, Tool,
 };
 
 pub fn routes(r: Routes<WebState>) -> Routes<WebState> {
@@ -443,12 +443,7 @@ fn extras(body: &RunBody) -> Result<Extras> {
                     )
                 })?;
                 let name = &tool.function.name;
-                if name.is_empty()
-                    || name.len() > 64
-                    || !name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-                {
+                if !is_name(name) {
                     return Err(Error::invalid(
                         "tools",
                         format!("tool {}: a name has 1 to 64 letters, digits, _ or -", i + 1),
@@ -485,7 +480,7 @@ fn extras(body: &RunBody) -> Result<Extras> {
     }
     let mut images = Vec::with_capacity(body.images.len());
     for url in &body.images {
-        let ok = ["image/png", "image/jpeg", "image/gif", "image/webp"]
+        let ok = IMAGE_TYPES
             .iter()
             .any(|t| url.starts_with(&format!("data:{t};base64,")));
         if !ok {

@@ -956,15 +956,7 @@ async fn chat_an_admin_allows_a_local_server_from_the_web_ui_without_a_restart()
         .await
         .unwrap();
     assert!(page.contains(&port));
-    let list: Value = admin
-        .get(app.url("/api/workspaces"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ws = list[0]["id"].as_str().unwrap().to_owned();
+    let ws = app.first_workspace(&admin).await.to_string();
     let page = app
         .post_form(
             &admin,
@@ -1057,15 +1049,7 @@ async fn chat_a_new_connection_discovers_its_models_and_the_playground_names_an_
         .unwrap();
     assert!(page.contains("Added Empty. It lists no models"), "{page}");
     // Take the one with models away: only the empty one is left.
-    let list: Value = admin
-        .get(app.url("/api/workspaces"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ws = list[0]["id"].as_str().unwrap().to_owned();
+    let ws = app.first_workspace(&admin).await.to_string();
     let conns = app.store.list_connections(None).await.unwrap();
     let local = conns.iter().find(|c| c.name == "Local").unwrap();
     let res = app

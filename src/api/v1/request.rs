@@ -10,10 +10,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::domain::json_schema::check_schema;
+use crate::domain::template_chat::is_name;
 use crate::error::{Error, Result};
 use crate::llm::chat::{
-    ChatMessage, ChatRequest, ChatRole, Content, FunctionCall, Part, ResponseFormat, Tool,
-    ToolCall, ToolChoice, ToolKind,
+    ChatMessage, ChatRequest, ChatRole, Content, FunctionCall, IMAGE_TYPES, Part, ResponseFormat,
+    Tool, ToolCall, ToolChoice, ToolKind,
 };
 
 /// The largest chat completions body accepted (images inline make bodies large).
@@ -21,9 +22,6 @@ pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// The largest image accepted inline (decoded), as OpenAI's limit.
 pub const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;
-
-/// The image types every vision provider takes.
-const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
 
 /// Fields of the body that are Promptyard's or the transport's, not the model's.
 const OWN: [&str; 5] = ["stream", "stream_options", "cache", "model", "messages"];
@@ -193,12 +191,7 @@ fn validate(c: &ChatRequest) -> Result<()> {
     let mut names = HashSet::new();
     for (i, t) in c.tools.iter().enumerate() {
         let name = &t.function.name;
-        let valid = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !valid {
+        if !is_name(name) {
             return Err(Error::invalid(
                 &format!("tools[{i}].function.name"),
                 "a function name is 1 to 64 letters, digits, underscores or dashes",

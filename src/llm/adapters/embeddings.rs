@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Call, check, endpoint_url, key, read_json, scrub, send};
+use super::{Call, check, endpoint_url, read_json, scrub, send};
 use crate::domain::ProviderKind;
 use crate::llm::chat::{Endpoint, LlmError};
 use crate::llm::embeddings::{Embedded, EmbeddingRequest};
@@ -54,9 +54,7 @@ fn call(ep: &Endpoint, req: &EmbeddingRequest) -> Result<Call, LlmError> {
                     &ep.base_url,
                     &["models", &format!("{id}:batchEmbedContents")],
                 )?,
-                headers: key(ep)
-                    .map(|k| vec![("x-goog-api-key", k.to_owned())])
-                    .unwrap_or_default(),
+                headers: super::gemini::headers(ep),
                 body: Some(json!({"requests": requests})),
             })
         }
@@ -67,9 +65,7 @@ fn call(ep: &Endpoint, req: &EmbeddingRequest) -> Result<Call, LlmError> {
             body["encoding_format"] = json!("float");
             Ok(Call {
                 url: endpoint_url(&ep.base_url, &["embeddings"])?,
-                headers: key(ep)
-                    .map(|k| vec![("authorization", format!("Bearer {k}"))])
-                    .unwrap_or_default(),
+                headers: super::openai::headers(ep),
                 body: Some(body),
             })
         }

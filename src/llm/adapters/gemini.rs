@@ -17,7 +17,7 @@ use crate::llm::chat::{
     ResponseFormat, ToolCall, ToolCallDelta, ToolChoice, ToolKind, ToolMode,
 };
 
-fn headers(ep: &Endpoint) -> Vec<(&'static str, String)> {
+pub(super) fn headers(ep: &Endpoint) -> Vec<(&'static str, String)> {
     key(ep)
         .map(|k| vec![("x-goog-api-key", k.to_owned())])
         .unwrap_or_default()

@@ -16,7 +16,7 @@ use crate::llm::chat::{
     ToolCallDelta, ToolKind,
 };
 
-fn headers(ep: &Endpoint) -> Vec<(&'static str, String)> {
+pub(super) fn headers(ep: &Endpoint) -> Vec<(&'static str, String)> {
     key(ep)
         .map(|k| vec![("authorization", format!("Bearer {k}"))])
         .unwrap_or_default()
