@@ -21,7 +21,7 @@ if (form) {
     const blank = [...rows.querySelectorAll('[name="var_name"]')].find((i) => !i.value);
     if (name && blank) {
       blank.value = name;
-      blank.closest('tr').querySelector('[name="var_required"]').value = 'yes';
+      blank.closest('.var-row').querySelector('[name="var_required"]').value = 'yes';
       rows.appendChild(rowTemplate.content.firstElementChild.cloneNode(true));
     } else {
       rows.appendChild(row);
@@ -70,15 +70,29 @@ if (form) {
     timer = setTimeout(refresh, 250);
   };
 
+  // Choices belong to the Choice type only: shown for it (or when some are already written).
+  const showChoices = (row) => {
+    const kind = row.querySelector('[name="var_type"]').value;
+    const choices = row.querySelector('[name="var_choices"]');
+    row.querySelector('.var-choices').hidden = kind !== 'enum' && !choices.value.trim();
+  };
+  const observer = new MutationObserver(() => rows.querySelectorAll('.var-row').forEach(showChoices));
+  observer.observe(rows, { childList: true });
+  rows.querySelectorAll('.var-row').forEach(showChoices);
+
   form.addEventListener('input', schedule);
-  form.addEventListener('change', schedule);
+  form.addEventListener('change', (event) => {
+    const row = event.target.closest('.var-row');
+    if (row) showChoices(row);
+    schedule();
+  });
   form.addEventListener('click', (event) => {
     const target = event.target.closest('button');
     if (!target) return;
     if (target.dataset.declare !== undefined) {
       addRow(target.dataset.declare);
     } else if (target.hasAttribute('data-remove-row')) {
-      target.closest('tr').remove();
+      target.closest('.var-row').remove();
       schedule();
     } else if (target.id === 'add-var') {
       addRow('');

@@ -23,6 +23,7 @@ if (form) {
   const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
   let controllers = [];
   let images = [];
+  let edited = false;
 
   const el = (tag, className, text) => {
     const e = document.createElement(tag);
@@ -382,9 +383,11 @@ if (form) {
       body.template_id = data.get('template_id');
       body.template_version = Number(data.get('template_version'));
       body.variables = variables;
+      body.edited = edited;
     } else if (data.get('community_id')) {
       body.community_id = data.get('community_id');
       body.variables = variables;
+      body.edited = edited;
     }
     // The folder context built in this browser, when the user keeps it included.
     const context = window.promptyardContext?.();
@@ -407,9 +410,28 @@ if (form) {
     for (const c of controllers) c.abort();
   });
 
-  // Saving a version takes the tools and schema as the panels hold them.
+  // A template's prompts are read-only until Edit unlocks them; then runs send the edited text
+  // (the server renders it with the variables) and "Save as a new version" appears.
+  const editButton = document.getElementById('edit-prompts');
+  const systemInput = document.getElementById('system_prompt');
+  const userInput = document.getElementById('user_prompt');
+  editButton?.addEventListener('click', () => {
+    edited = true;
+    systemInput.readOnly = false;
+    userInput.readOnly = false;
+    document.getElementById('prompt-lock').textContent = 'Editing';
+    document.getElementById('edited-hint').hidden = false;
+    const save = document.getElementById('save-version');
+    if (save) save.hidden = false;
+    editButton.remove();
+    userInput.focus();
+  });
+
+  // Saving a version takes the prompts, tools and schema as the page holds them.
   const saveForm = document.getElementById('save-tools')?.form;
   saveForm?.addEventListener('submit', () => {
+    document.getElementById('save-system').value = systemInput.value;
+    document.getElementById('save-user').value = userInput.value;
     if (toolsInput) document.getElementById('save-tools').value = toolsInput.value;
     if (schemaInput) document.getElementById('save-schema').value = schemaInput.value;
   });

@@ -369,6 +369,7 @@ function updateTotals() {
   total.dataset.tokens = tokens;
   total.textContent = `${fmt(files)} files selected · ${kib(bytes)} · ${fmt(tokens)} tokens (${encodingOf()})`;
   $('build').disabled = files === 0;
+  $('forget').disabled = !state.folder;
 }
 
 // ---------------------------------------------------------------- output
@@ -502,6 +503,7 @@ async function restore() {
   const record = await store.loadFolder(name);
   if (!record) return;
   state.folder = name;
+  $('forget').disabled = false;
   $('folder-name').textContent = name;
   if (record.settings) restoreSettings(record.settings);
   $('remembered').hidden = false;
@@ -518,8 +520,11 @@ async function restore() {
 // ---------------------------------------------------------------- wiring
 
 $('folder-input').addEventListener('change', (e) => load(fromFileList(e.target.files)));
+// One picker: the browser's folder dialog where it has one (it can be read again later),
+// else the file input; never both.
 if ('showDirectoryPicker' in window) {
   $('pick-folder').hidden = false;
+  $('folder-input').closest('.field').hidden = true;
   $('pick-folder').addEventListener('click', async () => {
     try {
       const handle = await window.showDirectoryPicker({ mode: 'read' });

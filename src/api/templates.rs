@@ -320,7 +320,7 @@ async fn diff(
         .get_version(id, q.to)
         .await
         .map_err(no_version("to", q.to))?;
-    let rows = between(&old.content, &new.content)
+    let rows = between(&old.content, &new.content, true)
         .await?
         .into_iter()
         .map(|r| DiffRowJson {

@@ -102,6 +102,21 @@ impl Community {
         Ok(s)
     }
 
+    /// How many submissions wait for a moderator (pending or flagged); 0 for anyone who does
+    /// not moderate.
+    pub async fn waiting(&self, viewer: &CommunityStanding) -> Result<u64> {
+        if !viewer.moderator {
+            return Ok(0);
+        }
+        let query = CommunityQuery {
+            viewer: Some(viewer.clone()),
+            statuses: vec![PromptStatus::Pending, PromptStatus::Flagged],
+            limit: 1,
+            ..CommunityQuery::default()
+        };
+        Ok(self.list(&query).await?.1)
+    }
+
     /// A prompt `viewer` may see; `NotFound` for one they may not (as if it did not exist).
     pub async fn get(
         &self,

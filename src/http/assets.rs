@@ -68,12 +68,18 @@ pub fn asset_url(name: &str) -> String {
 }
 
 /// The `<head>` every page shares: charset, viewport, colour schemes, title, stylesheet, icon.
-pub fn head(title: &str) -> maud::Markup {
+pub fn head(title: &str, theme: crate::http::cookies::Theme) -> maud::Markup {
+    use crate::http::cookies::Theme;
+    let scheme = match theme {
+        Theme::System => "light dark",
+        Theme::Light => "light",
+        Theme::Dark => "dark",
+    };
     maud::html! {
         head {
             meta charset="utf-8";
             meta name="viewport" content="width=device-width, initial-scale=1";
-            meta name="color-scheme" content="light dark";
+            meta name="color-scheme" content=(scheme);
             title { (title) " · Promptyard" }
             link rel="stylesheet" href=(asset_url("app.css"));
             link rel="icon" href=(asset_url("favicon.svg")) type="image/svg+xml";

@@ -111,3 +111,64 @@ pub fn remember_workspace(jar: CookieJar, edge: &Edge, id: WorkspaceId) -> Cooki
 pub fn last_workspace(jar: &CookieJar) -> Option<WorkspaceId> {
     jar.get(WORKSPACE).and_then(|c| c.value().parse().ok())
 }
+
+const THEME: &str = "promptyard_theme";
+
+/// The colour scheme a person chose; `System` follows the browser's preference.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Theme {
+    /// Follow `prefers-color-scheme`.
+    #[default]
+    System,
+    /// Always light.
+    Light,
+    /// Always dark.
+    Dark,
+}
+
+impl Theme {
+    /// Every choice, in the order the chooser shows them.
+    pub const ALL: [Theme; 3] = [Theme::System, Theme::Light, Theme::Dark];
+
+    /// The form and cookie value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::System => "system",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+
+    /// The name shown on the chooser.
+    pub fn label(self) -> &'static str {
+        match self {
+            Theme::System => "System",
+            Theme::Light => "Light",
+            Theme::Dark => "Dark",
+        }
+    }
+
+    /// The choice named `s`, if it is one.
+    pub fn parse(s: &str) -> Option<Theme> {
+        Theme::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// The theme the cookie holds (`System` without one).
+pub fn theme(jar: &CookieJar) -> Theme {
+    jar.get(THEME)
+        .and_then(|c| Theme::parse(c.value()))
+        .unwrap_or_default()
+}
+
+/// Remembers the chosen theme for a year (on this browser, before and after login).
+pub fn set_theme(jar: CookieJar, edge: &Edge, theme: Theme) -> CookieJar {
+    jar.add(
+        Cookie::build((THEME, theme.as_str()))
+            .path("/")
+            .http_only(true)
+            .secure(edge.secure_cookies)
+            .same_site(SameSite::Lax)
+            .max_age(time::Duration::days(365)),
+    )
+}

@@ -120,6 +120,9 @@ pub async fn html_errors(request: Request, next: Next) -> Response {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let theme = super::cookies::theme(&axum_extra::extract::cookie::CookieJar::from_headers(
+        request.headers(),
+    ));
     let mut response = next.run(request).await;
     let Some(e) = response.extensions_mut().remove::<PublicError>() else {
         return response;
@@ -141,12 +144,16 @@ pub async fn html_errors(request: Request, next: Next) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    let page = error_page(&e, request_id.as_deref());
+    let page = error_page(&e, request_id.as_deref(), theme);
     Response::from_parts(parts, Body::from(page.into_string()))
 }
 
 /// A whole-page error with the product's look; used by [`html_errors`] and the fallback.
-pub fn error_page(e: &PublicError, request_id: Option<&str>) -> maud::Markup {
+pub fn error_page(
+    e: &PublicError,
+    request_id: Option<&str>,
+    theme: super::cookies::Theme,
+) -> maud::Markup {
     let title = match e.status {
         StatusCode::NOT_FOUND => "Page not found",
         StatusCode::FORBIDDEN => "Not allowed",
@@ -156,8 +163,8 @@ pub fn error_page(e: &PublicError, request_id: Option<&str>) -> maud::Markup {
     };
     html! {
         (DOCTYPE)
-        html lang="en" {
-            (head(title))
+        html lang="en" data-theme=[theme_attr(theme)] {
+            (head(title, theme))
             body.error-body {
                 main.error-card {
                     a.brand href="/" { span.brand-mark { "▚" } " Promptyard" }
@@ -172,6 +179,11 @@ pub fn error_page(e: &PublicError, request_id: Option<&str>) -> maud::Markup {
             }
         }
     }
+}
+
+/// The `data-theme` of `<html>`: none when following the system.
+pub fn theme_attr(theme: super::cookies::Theme) -> Option<&'static str> {
+    (theme != super::cookies::Theme::System).then(|| theme.as_str())
 }
 
 fn capitalize(s: &str) -> String {
@@ -193,7 +205,7 @@ pub fn render_for_path(path: &str, request_id: Option<&str>, err: Error) -> Resp
     let body = if is_api_path(path) {
         Json(json_body(&e)).into_response()
     } else {
-        error_page(&e, request_id).into_response()
+        error_page(&e, request_id, super::cookies::Theme::System).into_response()
     };
     let (body_parts, body) = body.into_parts();
     let mut parts = parts;

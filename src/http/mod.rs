@@ -28,6 +28,24 @@ pub struct Edge {
 }
 
 impl Edge {
+    /// The origin people reach this server at: `public_url`'s, else `scheme://Host` of the
+    /// request (`None` when the Host header is missing or not a plain host name).
+    pub fn origin(&self, headers: &axum::http::HeaderMap) -> Option<String> {
+        if let Some(origin) = &self.public_origin {
+            return Some(origin.clone());
+        }
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                !h.is_empty()
+                    && h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+            })?;
+        let scheme = if self.secure_cookies { "https" } else { "http" };
+        Some(format!("{scheme}://{host}"))
+    }
+
     /// The edge settings for `config`.
     pub fn from_config(config: &crate::config::Config) -> Self {
         let public_origin = url::Url::parse(&config.public_url)

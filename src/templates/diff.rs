@@ -16,19 +16,24 @@ pub struct DiffRow {
 }
 
 /// The side-by-side diff between two versions' texts, computed on the blocking pool (a large
-/// diff takes a while and must not hold up the async runtime).
+/// diff takes a while and must not hold up the async runtime). Without `with_variables` the
+/// variables are left out of the text (the web page shows them as a table, see [`variables`]).
 pub async fn between(
     old: &crate::domain::TemplateContent,
     new: &crate::domain::TemplateContent,
+    with_variables: bool,
 ) -> crate::error::Result<Vec<DiffRow>> {
-    let (old, new) = (version_text(old), version_text(new));
+    let (old, new) = (
+        version_text(old, with_variables),
+        version_text(new, with_variables),
+    );
     tokio::task::spawn_blocking(move || side_by_side(&old, &new))
         .await
         .map_err(crate::error::Error::internal)
 }
 
 /// A version as plain text: the fields people compare, one section after another.
-pub fn version_text(c: &TemplateContent) -> String {
+pub fn version_text(c: &TemplateContent, with_variables: bool) -> String {
     let mut out = String::new();
     out.push_str(&format!("Name: {}\n", c.name));
     out.push_str(&format!("Description: {}\n", c.description));
@@ -62,10 +67,12 @@ pub fn version_text(c: &TemplateContent) -> String {
             out.push('\n');
         }
     }
-    out.push_str("\n--- Variables ---\n");
-    for v in &c.variables {
-        out.push_str(&serde_json::to_string(v).unwrap_or_default());
-        out.push('\n');
+    if with_variables {
+        out.push_str("\n--- Variables ---\n");
+        for v in &c.variables {
+            out.push_str(&serde_json::to_string(v).unwrap_or_default());
+            out.push('\n');
+        }
     }
     // Tools and the schema pretty-printed, so a changed property is one changed line.
     for t in &c.chat.tools {
@@ -92,6 +99,95 @@ pub fn version_text(c: &TemplateContent) -> String {
         out.push('\n');
     }
     out
+}
+
+/// How one variable differs between two versions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VarDiff {
+    /// The variable's name.
+    pub name: String,
+    /// Whether it was added, removed, changed or kept as it was.
+    pub status: VarStatus,
+    /// Its fields in [`VAR_FIELDS`] order, old and new as shown (`None` where a side lacks it).
+    pub fields: Vec<(Option<String>, Option<String>)>,
+}
+
+/// What happened to a variable between two versions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VarStatus {
+    /// Only in the new version.
+    Added,
+    /// Only in the old version.
+    Removed,
+    /// In both, with some field different.
+    Changed,
+    /// In both, the same.
+    Same,
+}
+
+/// The columns of a variables diff.
+pub const VAR_FIELDS: [&str; 5] = ["Type", "Required", "Default", "Choices", "Help text"];
+
+fn var_fields(v: &crate::domain::variables::VariableDef) -> [String; 5] {
+    use crate::domain::variables::VarKind;
+    let (kind, choices) = match &v.kind {
+        VarKind::String => ("Short text", String::new()),
+        VarKind::Text => ("Long text", String::new()),
+        VarKind::Number => ("Number", String::new()),
+        VarKind::Boolean => ("Yes / no", String::new()),
+        VarKind::Enum { choices } => ("Choice", choices.join(", ")),
+    };
+    let default = match &v.default {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    let required = if v.required { "Required" } else { "Optional" };
+    [
+        kind.to_owned(),
+        required.to_owned(),
+        default,
+        choices,
+        v.description.clone(),
+    ]
+}
+
+/// The variables of two versions side by side, by name: the old version's order, then the
+/// variables only the new one has.
+pub fn variables(old: &TemplateContent, new: &TemplateContent) -> Vec<VarDiff> {
+    let mut names: Vec<&str> = old.variables.iter().map(|v| v.name.as_str()).collect();
+    for v in &new.variables {
+        if !names.contains(&v.name.as_str()) {
+            names.push(&v.name);
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let find =
+                |c: &TemplateContent| c.variables.iter().find(|v| v.name == name).map(var_fields);
+            let (a, b) = (find(old), find(new));
+            let status = match (&a, &b) {
+                (None, _) => VarStatus::Added,
+                (_, None) => VarStatus::Removed,
+                (Some(a), Some(b)) if a == b => VarStatus::Same,
+                _ => VarStatus::Changed,
+            };
+            let fields = (0..VAR_FIELDS.len())
+                .map(|i| {
+                    (
+                        a.as_ref().map(|f| f[i].clone()),
+                        b.as_ref().map(|f| f[i].clone()),
+                    )
+                })
+                .collect();
+            VarDiff {
+                name: name.to_owned(),
+                status,
+                fields,
+            }
+        })
+        .collect()
 }
 
 /// The side-by-side line diff from `old` to `new`.
@@ -148,5 +244,48 @@ mod tests {
         assert!(rows[1].changed);
         assert_eq!(rows[3].left, None);
         assert_eq!(rows[3].right, Some((4, "d".into())));
+    }
+
+    #[test]
+    fn variables_line_up_by_name_with_their_changes() {
+        let content = |vars: serde_json::Value| -> TemplateContent {
+            serde_json::from_value(serde_json::json!({
+                "name": "t", "user_prompt_template": "x", "variables": vars,
+            }))
+            .unwrap()
+        };
+        let old = content(serde_json::json!([
+            {"name": "topic", "type": "string", "required": true},
+            {"name": "tone", "type": "enum", "choices": ["dry", "warm"]},
+            {"name": "gone", "type": "number"},
+        ]));
+        let new = content(serde_json::json!([
+            {"name": "topic", "type": "string", "required": true},
+            {"name": "tone", "type": "enum", "choices": ["dry", "warm", "wry"], "default": "dry"},
+            {"name": "fresh", "type": "text", "description": "new"},
+        ]));
+        let d = variables(&old, &new);
+        let names: Vec<_> = d.iter().map(|v| (v.name.as_str(), v.status)).collect();
+        assert_eq!(
+            names,
+            [
+                ("topic", VarStatus::Same),
+                ("tone", VarStatus::Changed),
+                ("gone", VarStatus::Removed),
+                ("fresh", VarStatus::Added),
+            ]
+        );
+        // Choices and default changed; type and required did not.
+        let tone = &d[1].fields;
+        assert_eq!(tone[0], (Some("Choice".into()), Some("Choice".into())));
+        assert_eq!(tone[2], (Some(String::new()), Some("dry".into())));
+        assert_eq!(
+            tone[3],
+            (Some("dry, warm".into()), Some("dry, warm, wry".into()))
+        );
+        assert_eq!(d[2].fields[0], (Some("Number".into()), None));
+        // The text diff leaves variables out when asked to.
+        assert!(!version_text(&new, false).contains("Variables"));
+        assert!(version_text(&new, true).contains("\"fresh\""));
     }
 }

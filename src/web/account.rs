@@ -101,7 +101,7 @@ fn account_csp(state: &WebState) -> [(axum::http::HeaderName, String); 1] {
 fn sessions_table(sessions: &[Session], current: SessionId) -> Markup {
     html! {
         div.table-wrap {
-            table {
+            table tabindex="0" {
                 thead { tr { th { "Device" } th { "Address" } th { "Logged in" } th { "Last active" } th { span.sr-only { "Action" } } } }
                 tbody {
                     @for s in sessions {

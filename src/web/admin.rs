@@ -62,7 +62,7 @@ async fn render_users(
             section.panel aria-labelledby="users-h" {
                 h2 #users-h { "Users" }
                 div.table-wrap {
-                    table {
+                    table tabindex="0" {
                         thead { tr { th { "Email" } th { "Name" } th { "Role" } th { "Status" } th { "Created" } th { span.sr-only { "Actions" } } } }
                         tbody {
                             @for u in &page.items {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use time::{Date, Duration};
 
 use super::charts;
-use super::views::{Nav, layout};
+use super::views::{Nav, layout, workspace_tabs};
 use super::{PageCtx, WebState, paths};
 use crate::analytics::{self, Dashboard};
 use crate::auth::Action;
@@ -93,6 +93,7 @@ async fn workspace_page(
         &format!("Analytics · {}", access.workspace.name.as_str()),
         Some(budget),
     );
+    let body = html! { (workspace_tabs(&ctx, paths::WS_ANALYTICS)) (body) };
     Ok(layout(&ctx, "Analytics", Nav::Workspace, body).into_response())
 }
 
@@ -209,7 +210,7 @@ fn page(
             (charts::columns("Cost per day (USD)", &points(&|c| c.cost_usd()), &money, false))
             details {
                 summary { "The same numbers as a table" }
-                table {
+                table tabindex="0" {
                     thead { tr { th { "Day" } th.num { "Runs" } th.num { "Failed" } th.num { "Input tokens" } th.num { "Output tokens" } th.num { "Cost" } } }
                     tbody {
                         @for (x, c) in &d.days {
@@ -224,7 +225,7 @@ fn page(
             h2 { "By model" }
             (charts::bars("Cost by model (USD)", &d.models.iter().map(|m| (m.row.label.clone(), m.row.counts.cost_usd())).collect::<Vec<_>>(), &money))
             (charts::bars("Runs by model", &d.models.iter().map(|m| (m.row.label.clone(), m.row.counts.runs as f64)).collect::<Vec<_>>(), &n))
-            table {
+            table tabindex="0" {
                 thead { tr { th { "Model" } th.num { "Runs" } th.num { "Tokens" } th.num { "Cost" } th.num { "Error rate" } th.num { "p50 latency" } th.num { "p95 latency" } } }
                 tbody {
                     @for m in &d.models {
@@ -237,7 +238,7 @@ fn page(
         }
         section.panel #users {
             h2 { "By user" }
-            table {
+            table tabindex="0" {
                 thead { tr {
                     th { a href=(link(d.from, d.to, "name")) { "User" } }
                     th.num { a href=(link(d.from, d.to, "runs")) { "Runs" } }
@@ -255,7 +256,7 @@ fn page(
         }
         section.panel #templates {
             h2 { "Top templates" }
-            table {
+            table tabindex="0" {
                 thead { tr { th { "Template" } th.num { "Runs" } th.num { "Tokens" } th.num { "Cost" } } }
                 tbody {
                     @for t in d.templates.iter().take(20) {

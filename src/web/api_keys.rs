@@ -8,10 +8,10 @@ use axum_extra::extract::cookie::CookieJar;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::views::{Nav, form_errors, layout, when};
+use super::views::{Nav, copy_block, copy_field, form_errors, layout, when};
 use super::{PageCtx, WebState, paths};
 use crate::auth::{Action, ClientInfo};
-use crate::domain::{ApiKeyId, ApiSecret, WorkspaceId};
+use crate::domain::{ApiKey, ApiKeyId, ApiSecret, WorkspaceId};
 use crate::error::{Error, Result};
 use crate::http::cookies::set_flash;
 use crate::http::extract::{CurrentUser, Form, Path};
@@ -41,7 +41,7 @@ async fn render(
     state: &WebState,
     ctx: &PageCtx,
     user: &crate::domain::User,
-    created: Option<&ApiSecret>,
+    created: Option<(&ApiKey, &ApiSecret)>,
     error: Option<&Error>,
 ) -> Result<Markup> {
     let keys = state.auth.store().list_api_keys(user.id).await?;
@@ -53,22 +53,67 @@ async fn render(
             .map(|(w, _)| w.name.to_string())
             .unwrap_or_else(|| "(no longer a member)".into())
     };
+    // The snippets use the new key (and a model it may use) right after creation, else the
+    // environment variable a person would keep a key in and the current workspace's first model.
+    let snippet_ws = created.map(|(k, _)| k.workspace_id).or(ctx.current_id());
+    let mut model = created
+        .and_then(|(k, _)| k.models.first().cloned())
+        .unwrap_or_default();
+    if model.is_empty()
+        && let Some(ws) = snippet_ws
+    {
+        model = state
+            .providers
+            .usable(ws)
+            .await?
+            .iter()
+            .flat_map(|c| c.models.iter())
+            .next()
+            .cloned()
+            .unwrap_or_default();
+    }
+    if model.is_empty() {
+        model = "MODEL".into();
+    }
+    let base_url = ctx.absolute("/v1");
+    let snippets = Snippets {
+        base_url: &base_url,
+        key: created.map(|(_, s)| s.expose()),
+        model: &model,
+    };
     let content = html! {
         h1 { "API keys" }
         p.muted { "Keys let tools that speak OpenAI's API (SDKs, curl, editors) use the models of one workspace through " code { "/v1" } ". A key can do no more than you can in that workspace." }
         (form_errors(error))
-        @if let Some(secret) = created {
+        @if let Some((_, secret)) = created {
             div.flash.flash-ok role="status" {
                 p { "Your new key. Copy it now: it is not shown again." }
-                input.copy-field #new-key type="text" readonly value=(secret.expose()) aria-label="New API key";
-                p.small { "Use it as " code { "Authorization: Bearer <key>" } " with base URL " code { "/v1" } " on this server." }
+                (copy_field("new-key", "New API key", secret.expose()))
             }
+        }
+        section.panel aria-labelledby="use-key-h" {
+            h2 #use-key-h { "Use a key" }
+            p.muted {
+                "Point any OpenAI client at this base URL and send the key as a bearer token"
+                @if created.is_some() { ". These commands already hold your new key." }
+                @else { " (the commands read it from " code { "PROMPTYARD_API_KEY" } ")." }
+            }
+            div.field {
+                label for="base-url" { "Base URL" }
+                (copy_field("base-url", "Base URL", &base_url))
+            }
+            h3 { "curl" }
+            (copy_block("snippet-curl", "curl command", &snippets.curl()))
+            h3 { "Python (openai)" }
+            (copy_block("snippet-python", "Python snippet", &snippets.python()))
+            h3 { "JavaScript (openai)" }
+            (copy_block("snippet-js", "JavaScript snippet", &snippets.javascript()))
         }
         section.panel {
             h2 { "Your keys" }
             @if keys.is_empty() { p.empty { "No keys yet." } }
             @else {
-                div.table-wrap { table {
+                div.table-wrap { table tabindex="0" {
                     thead { tr { th { "Name" } th { "Key" } th { "Workspace" } th { "Models" } th { "Last used" } th { "Status" } th { span.sr-only { "Revoke" } } } }
                     tbody {
                         @for k in &keys {
@@ -156,9 +201,11 @@ async fn create(
         .await
     {
         // Shown on this response only; only the hash is kept.
-        Ok((_, secret)) => Ok(render(&state, &ctx, &auth.user, Some(&secret), None)
-            .await?
-            .into_response()),
+        Ok((key, secret)) => Ok(
+            render(&state, &ctx, &auth.user, Some((&key, &secret)), None)
+                .await?
+                .into_response(),
+        ),
         Err(e @ Error::Invalid { .. }) => {
             let page = render(&state, &ctx, &auth.user, None, Some(&e)).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
@@ -185,4 +232,65 @@ async fn revoke(
         &format!("Revoked {}. It stopped working at once.", key.name),
     );
     Ok((jar, Redirect::to(paths::API_KEYS)).into_response())
+}
+
+/// Ready-to-paste calls of `/v1` for the API key page.
+struct Snippets<'a> {
+    base_url: &'a str,
+    /// The key itself right after creation; otherwise the snippets read an environment variable.
+    key: Option<&'a str>,
+    model: &'a str,
+}
+
+impl Snippets<'_> {
+    /// A JSON string literal (the model id comes from an admin; the key is URL-safe).
+    fn lit(s: &str) -> String {
+        serde_json::Value::String(s.to_owned()).to_string()
+    }
+
+    fn curl(&self) -> String {
+        let auth = match self.key {
+            Some(k) => format!("Authorization: Bearer {k}"),
+            None => "Authorization: Bearer $PROMPTYARD_API_KEY".to_owned(),
+        };
+        let body = format!(
+            r#"{{"model": {}, "messages": [{{"role": "user", "content": "Say hello"}}]}}"#,
+            Self::lit(self.model)
+        );
+        // The body goes in single quotes; a quote inside it is closed, escaped and reopened.
+        let body = body.replace('\'', "'\\''");
+        format!(
+            "curl {}/chat/completions \\\n  -H \"{auth}\" \\\n  -H \"Content-Type: application/json\" \\\n  -d '{body}'",
+            self.base_url
+        )
+    }
+
+    fn python(&self) -> String {
+        let key = match self.key {
+            Some(k) => Self::lit(k),
+            None => "os.environ[\"PROMPTYARD_API_KEY\"]".to_owned(),
+        };
+        let import = if self.key.is_some() {
+            ""
+        } else {
+            "import os\n"
+        };
+        format!(
+            "{import}from openai import OpenAI\n\nclient = OpenAI(base_url={}, api_key={key})\nreply = client.chat.completions.create(\n    model={},\n    messages=[{{\"role\": \"user\", \"content\": \"Say hello\"}}],\n)\nprint(reply.choices[0].message.content)",
+            Self::lit(self.base_url),
+            Self::lit(self.model),
+        )
+    }
+
+    fn javascript(&self) -> String {
+        let key = match self.key {
+            Some(k) => Self::lit(k),
+            None => "process.env.PROMPTYARD_API_KEY".to_owned(),
+        };
+        format!(
+            "import OpenAI from \"openai\";\n\nconst client = new OpenAI({{ baseURL: {}, apiKey: {key} }});\nconst reply = await client.chat.completions.create({{\n  model: {},\n  messages: [{{ role: \"user\", content: \"Say hello\" }}],\n}});\nconsole.log(reply.choices[0].message.content);",
+            Self::lit(self.base_url),
+            Self::lit(self.model),
+        )
+    }
 }

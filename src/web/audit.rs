@@ -12,7 +12,7 @@ use serde::Deserialize;
 use time::{Duration, OffsetDateTime, Time};
 
 use super::admin::admin_tabs;
-use super::views::{Nav, csv_safe, empty, form_errors, layout, parse_day, when};
+use super::views::{Nav, csv_safe, empty, form_errors, layout, parse_day, when, workspace_tabs};
 use super::{PageCtx, WebState, paths};
 use crate::auth::Action;
 use crate::domain::{AuditEvent, AuditFilter, AuditId, UserId, WorkspaceId};
@@ -231,6 +231,7 @@ fn page(
     let content = html! {
         @if in_workspace {
             h1 { "Audit log" }
+            (workspace_tabs(ctx, paths::WS_AUDIT))
             p.muted { "What happened in " (ctx.current.as_ref().map(|(w, _)| w.name.to_string()).unwrap_or_default()) ": members, invites, templates, providers, budgets, API keys, runs." }
         } @else {
             h1 { "Administration" }
@@ -274,7 +275,7 @@ fn page(
                         (empty("No events match."))
                     } @else {
                         div.table-wrap {
-                            table {
+                            table tabindex="0" {
                                 thead { tr { th { "When" } th { "Who" } th { "Action" } th { "Target" } th { "Address" } th { "Detail" } } }
                                 tbody {
                                     @for e in &events.items {

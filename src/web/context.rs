@@ -120,7 +120,7 @@ fn builder(ctx: &PageCtx, again: Option<&[ContextFile]>) -> Markup {
                 p #totals.muted data-tokens="0" {}
                 div.actions {
                     button.button.primary #build type="button" disabled { "Build the context" }
-                    button.button.danger #forget type="button" { "Forget this folder" }
+                    button.button.danger #forget type="button" disabled { "Forget this folder" }
                 }
             }
             section.panel #built hidden {

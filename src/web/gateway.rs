@@ -8,7 +8,7 @@ use axum_extra::extract::cookie::CookieJar;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::views::{Nav, form_errors, layout};
+use super::views::{Nav, form_errors, layout, workspace_tabs};
 use super::{PageCtx, WebState, paths};
 use crate::auth::{Action, ClientInfo};
 use crate::domain::governance::next_month_start;
@@ -172,6 +172,7 @@ async fn render(
     let action = paths::ws(paths::WS_GATEWAY, ws.id);
     let content = html! {
         h1 { "Gateway settings" }
+        (workspace_tabs(ctx, paths::WS_GATEWAY))
         p.muted { "How model calls in " strong { (ws.name.as_str()) } " are kept, cached, budgeted, routed and limited. Changes apply to the next call and are recorded in the audit log." }
         (form_errors(error))
         section.panel aria-labelledby="spend-h" {
@@ -181,7 +182,7 @@ async fn render(
             @if spend.by_user.is_empty() {
                 p.empty { "No spend yet this month." }
             } @else {
-                table {
+                table tabindex="0" {
                     thead { tr { th scope="col" { "Member" } th scope="col" { "Spent" } th scope="col" { "Of their budget" } } }
                     tbody {
                         @for (user, usd_spent) in &spend.by_user {
@@ -232,7 +233,7 @@ async fn render(
             section.panel aria-labelledby="lim-h" {
                 h2 #lim-h { "Rate limits (per minute)" }
                 p.muted.small { "On top of the instance's limits. Leave empty for no limit." }
-                table {
+                table tabindex="0" {
                     thead { tr { th scope="col" { "Applies to" } th scope="col" { "Requests" } th scope="col" { "Prompt tokens" } } }
                     tbody {
                         (limit_row("The whole workspace", ("workspace_rpm", &form.workspace_rpm), ("workspace_tpm", &form.workspace_tpm)))

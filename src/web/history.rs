@@ -279,7 +279,7 @@ fn page(
         }
         @if !r.hits.is_empty() {
             div.table-wrap {
-                table #history {
+                table #history tabindex="0" {
                     thead { tr { th { "Time" } th { "Template" } th { "Model" } th { "User" } th.num { "Tokens (in / out)" } th.num { "Cost" } th.num { "Latency" } th { "State" } } }
                     tbody { @for h in &r.hits { (row(h)) } }
                 }

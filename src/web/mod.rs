@@ -25,6 +25,7 @@ mod providers;
 mod search;
 mod setup;
 mod templates;
+mod theme;
 mod views;
 mod workspaces;
 
@@ -42,7 +43,7 @@ use crate::domain::{Role, Workspace, WorkspaceId};
 use crate::error::Error;
 use crate::gateway::{Gateway, Providers};
 use crate::http::Edge;
-use crate::http::cookies::{FlashMessage, clear_flash, flash, last_workspace};
+use crate::http::cookies::{FlashMessage, Theme, clear_flash, flash, last_workspace, theme};
 use crate::http::error::html_errors;
 use crate::http::extract::MaybeUser;
 use crate::http::routes::{RouteSpec, Routes};
@@ -99,7 +100,7 @@ pub fn router(state: WebState) -> (Router, Vec<RouteSpec>) {
     let r = outbound::routes(r);
     let r = playground::routes(providers::routes(templates::routes(workspaces::routes(r))));
     let r = context::routes(search::routes(community::routes(gateway::routes(r))));
-    let r = profile::routes(audit::routes(oidc::routes(r)));
+    let r = theme::routes(profile::routes(audit::routes(oidc::routes(r))));
     let (router, table) = r.into_parts();
     let router = router
         .layer(middleware::from_fn(clear_shown_flash))
@@ -119,12 +120,27 @@ pub struct PageCtx {
     pub workspaces: Vec<(Workspace, Role)>,
     /// The workspace the page is about, else the one used last, else the personal one.
     pub current: Option<(Workspace, Role)>,
+    /// The colour scheme chosen on this browser.
+    pub theme: Theme,
+    /// The origin people reach the server at (`public_url`, else the request's host), for the
+    /// full links a page offers to copy.
+    pub origin: Option<String>,
+    /// The page's own path and query, for forms that come back to it.
+    pub here: String,
+    /// Community submissions waiting for this user to moderate (0 for non-moderators).
+    pub moderation_waiting: u64,
 }
 
 impl PageCtx {
     /// The current workspace's id, if any.
     pub fn current_id(&self) -> Option<WorkspaceId> {
         self.current.as_ref().map(|(w, _)| w.id)
+    }
+
+    /// `path` as a full URL on the origin people reach this server at (just the path when the
+    /// request named no usable host).
+    pub fn absolute(&self, path: &str) -> String {
+        format!("{}{path}", self.origin.as_deref().unwrap_or(""))
     }
 }
 
@@ -154,11 +170,28 @@ impl FromRequestParts<WebState> for PageCtx {
         let current = pick(in_path)
             .or_else(|| pick(last_workspace(&jar)))
             .or_else(|| workspaces.iter().find(|(w, _)| w.personal).cloned());
+        let moderation_waiting = match &auth {
+            Some(a) => {
+                let standing = state.community.standing(&a.user).await?;
+                state.community.waiting(&standing).await?
+            }
+            None => 0,
+        };
+        // A page drawn in answer to a POST (a rendered prompt, a form with errors) cannot be
+        // fetched again, so from there the theme form comes back home.
+        let here = match (&parts.method, parts.uri.path_and_query()) {
+            (&axum::http::Method::GET, Some(p)) => p.as_str().to_owned(),
+            _ => paths::HOME.to_owned(),
+        };
         Ok(Self {
             auth,
             flash: flash(&jar),
             workspaces,
             current,
+            theme: theme(&jar),
+            origin: state.edge.origin(&parts.headers),
+            here,
+            moderation_waiting,
         })
     }
 }

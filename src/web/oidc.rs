@@ -3,7 +3,7 @@
 //! into cookies, redirects and the login page with a clear refusal.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::Deserialize;
@@ -46,22 +46,9 @@ struct StartQuery {
 /// The callback URL registered at the provider: `public_url`'s origin, else the origin the
 /// browser used (a forged Host only yields a URI the provider refuses).
 fn redirect_uri(edge: &Edge, headers: &HeaderMap, provider: &str) -> Result<String> {
-    let origin = match &edge.public_origin {
-        Some(origin) => origin.clone(),
-        None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .filter(|h| {
-                    !h.is_empty()
-                        && h.chars()
-                            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-                })
-                .ok_or_else(|| Error::invalid("host", "the request has no usable Host header"))?;
-            let scheme = if edge.secure_cookies { "https" } else { "http" };
-            format!("{scheme}://{host}")
-        }
-    };
+    let origin = edge
+        .origin(headers)
+        .ok_or_else(|| Error::invalid("host", "the request has no usable Host header"))?;
     Ok(format!(
         "{origin}{}",
         paths::with_provider(paths::OIDC_CALLBACK, provider)

@@ -10,6 +10,8 @@ pub const LOGIN: &str = "/login";
 pub const LOGOUT: &str = "/logout";
 /// Self-service registration (when open).
 pub const REGISTER: &str = "/register";
+/// Choose light, dark or the system's scheme (POST).
+pub const THEME: &str = "/theme";
 /// The user's account.
 pub const ACCOUNT: &str = "/account";
 /// Change name (POST).

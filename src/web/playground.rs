@@ -258,6 +258,20 @@ async fn page(
             }
             div.grid-2 {
                 div.stack {
+                    @if shown.is_some() {
+                        div.prompt-source #prompt-source {
+                            span.badge #prompt-lock { "Read-only" }
+                            @if let (Some(t), Some(v)) = (&chosen, &content) {
+                                span { "From " a href=(paths::with_id(paths::TEMPLATE, t.id)) { (t.name) } " version " (v.version) "; fill its variables on the right." }
+                            }
+                            @if let Some(p) = &community {
+                                span { "From the community prompt " a href=(format!("/community/p/{}", p.id)) { (p.content.name) } "; fill its variables on the right." }
+                            }
+                            @if !has_messages {
+                                button.button.small #edit-prompts type="button" { "Edit" }
+                            }
+                        }
+                    }
                     div.field {
                         label for="system_prompt" { "System prompt" }
                         textarea #system_prompt.code name="system_prompt" rows="4" readonly[shown.is_some()] { (system) }
@@ -265,9 +279,8 @@ async fn page(
                     div.field {
                         label for="user_prompt" { "User prompt" }
                         textarea #user_prompt.code name="user_prompt" rows="8" readonly[shown.is_some()] { (user) }
-                        @if has_messages { p.hint { "This template has a message list; the text above is its last user message, and its full list is on the template's page." } }
-                        @if content.is_some() { p.hint { "From the template; fill its variables on the right." } }
-                        @if let Some(p) = &community { p.hint { "From the community prompt " a href=(format!("/community/p/{}", p.id)) { (p.content.name) } "; fill its variables on the right." } }
+                        @if has_messages { p.hint { "This template has a message list; the text above is its last user message. Edit the list on the template's page." } }
+                        p.hint #edited-hint hidden { "Edited here: runs use this text with the variables on the right. The template does not change unless you save a new version." }
                     }
                 }
                 div.stack {
@@ -325,18 +338,20 @@ async fn page(
         div #columns.columns {}
         @if can_save {
             @if let (Some(t), Some(v)) = (&chosen, &content) {
-                details.panel {
-                    summary { "Save a changed prompt as a new version of " (t.name) }
-                    form.stack method="post" action=(paths::ws(paths::WS_PLAYGROUND_SAVE, ws.id)) {
-                        input type="hidden" name="template_id" value=(t.id);
-                        input type="hidden" name="base_version" value=(v.version);
-                        div.field { label for="save-system" { "System prompt" } textarea #save-system.code name="system_prompt" rows="4" { (v.content.system_prompt) } }
-                        div.field { label for="save-user" { "User prompt" } textarea #save-user.code name="user_prompt_template" rows="6" { (v.content.user_prompt_template) } }
-                        input #save-tools type="hidden" name="tools" value=(tools_json);
-                        input #save-schema type="hidden" name="response_schema" value=(schema_json);
-                        p.hint { "The tools and response schema from the panels above are saved with it." }
-                        div.field { label for="save-message" { "What changed" } input #save-message name="message" type="text"; }
-                        button.button.primary type="submit" { "Save new version" }
+                @if !has_messages {
+                    section.panel #save-version hidden aria-labelledby="save-version-h" {
+                        h2 #save-version-h { "Save as a new version of " (t.name) }
+                        form.stack method="post" action=(paths::ws(paths::WS_PLAYGROUND_SAVE, ws.id)) {
+                            input type="hidden" name="template_id" value=(t.id);
+                            input type="hidden" name="base_version" value=(v.version);
+                            input #save-system type="hidden" name="system_prompt" value=(v.content.system_prompt);
+                            input #save-user type="hidden" name="user_prompt_template" value=(v.content.user_prompt_template);
+                            input #save-tools type="hidden" name="tools" value=(tools_json);
+                            input #save-schema type="hidden" name="response_schema" value=(schema_json);
+                            p.hint { "Saves the prompts as you edited them above, with the tools and response schema from their panels." }
+                            div.field { label for="save-message" { "What changed" } input #save-message name="message" type="text"; }
+                            button.button.primary type="submit" { "Save new version" }
+                        }
                     }
                 }
             }
@@ -391,6 +406,10 @@ struct RunBody {
     template_id: Option<TemplateId>,
     #[serde(default)]
     template_version: Option<u32>,
+    /// The template's (or community prompt's) prompts were unlocked and edited on the page: the
+    /// posted text runs with its variables, and the run is not recorded as that version's.
+    #[serde(default)]
+    edited: bool,
     #[serde(default)]
     community_id: Option<CommunityPromptId>,
     #[serde(default)]
@@ -627,31 +646,30 @@ async fn run(
             let t = usable_template(&state, &access, id).await?;
             let selector = body.template_version.map(|v| v.to_string());
             let v = state.templates.version(&t, selector.as_deref()).await?;
-            let (vars, used) = context_variable(&v.content, &body.variables, context);
+            let content = edited_content(&v.content, &body)?;
+            let (vars, used) = context_variable(&content, &body.variables, context);
             placed = used;
-            let rendered = crate::templates::render(&v.content, &vars)?;
-            if !v.content.chat.is_empty() {
+            let rendered = crate::templates::render(&content, &vars)?;
+            if !content.chat.is_empty() {
                 chat_base = Some(crate::templates::chat_request(
-                    &v.content,
+                    &content,
                     &rendered,
                     model.clone(),
                     conversation.take().unwrap_or_default(),
                 ));
             }
-            (
-                rendered.system_prompt,
-                rendered.user_prompt,
-                Some((t.id, v.version)),
-            )
+            let recorded = (!body.edited).then_some((t.id, v.version));
+            (rendered.system_prompt, rendered.user_prompt, recorded)
         }
         None => match body.community_id {
             // A community prompt renders like a template and counts as a use of it.
             Some(id) => {
                 let viewer = state.community.standing(&access.auth.user).await?;
                 let p = state.community.get(&viewer, id).await?;
-                let (vars, used) = context_variable(&p.content, &body.variables, context);
+                let content = edited_content(&p.content, &body)?;
+                let (vars, used) = context_variable(&content, &body.variables, context);
                 placed = used;
-                let rendered = crate::templates::render(&p.content, &vars)?;
+                let rendered = crate::templates::render(&content, &vars)?;
                 state.community.record_run(&viewer, id).await?;
                 (rendered.system_prompt, rendered.user_prompt, None)
             }
@@ -741,6 +759,25 @@ async fn run(
         Body::from_stream(events),
     )
         .into_response())
+}
+
+/// A template's content as it runs: as stored, or with the prompts the user unlocked and edited
+/// on the page. A message list is edited on the template's page, not here.
+fn edited_content(stored: &TemplateContent, body: &RunBody) -> Result<TemplateContent> {
+    if !body.edited {
+        return Ok(stored.clone());
+    }
+    if !stored.chat.messages.is_empty() {
+        return Err(Error::invalid(
+            "user_prompt",
+            "this template has a message list; edit it on the template's page",
+        ));
+    }
+    Ok(TemplateContent {
+        system_prompt: body.system_prompt.clone(),
+        user_prompt_template: body.user_prompt.clone(),
+        ..stored.clone()
+    })
 }
 
 #[cfg(test)]
@@ -1005,7 +1042,7 @@ async fn run_page(
                     (files.len()) " files, " (files.iter().map(|f| f.tokens).sum::<u64>()) " tokens, from a folder in the browser. "
                     "The run keeps each file's path, size, hash and token count; the content is only in the prompt, where the workspace keeps prompts."
                 }
-                table.table {
+                table.table tabindex="0" {
                     thead { tr { th { "File" } th.num { "Size" } th.num { "Tokens" } th { "SHA-256" } } }
                     tbody {
                         @for f in files {

@@ -144,7 +144,7 @@ pub async fn signin_section(state: &WebState, user: &User) -> Result<Markup> {
             h2 #signin-h { "Sign-in methods" }
             p.muted { "Ways you can log in. You always keep at least one." }
             div.table-wrap {
-                table {
+                table tabindex="0" {
                     thead { tr { th { "Method" } th { "Account" } th { "Last used" } th { span.sr-only { "Action" } } } }
                     tbody {
                         tr { td { "Password" } td { (password) } td { "-" } td {} }

@@ -8,7 +8,7 @@ use axum_extra::extract::cookie::CookieJar;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::views::{Nav, form_errors, layout, sentence, when};
+use super::views::{Nav, form_errors, layout, sentence, when, workspace_tabs};
 use super::{PageCtx, WebState, paths};
 use crate::auth::{Action, ClientInfo};
 use crate::domain::{Connection, ConnectionId, ProviderKind, WorkspaceId};
@@ -150,6 +150,7 @@ async fn render(
     };
     let content = html! {
         h1 { (title) }
+        @if let Scope::Workspace(_) = scope { (workspace_tabs(ctx, paths::WS_PROVIDERS)) }
         p.muted {
             @match scope {
                 Scope::Instance => "Connections here serve every workspace. Keys are sealed under the master key and never shown again.",

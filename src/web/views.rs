@@ -7,6 +7,8 @@ use super::PageCtx;
 use super::paths;
 use crate::error::Error;
 use crate::http::assets::head;
+use crate::http::cookies::Theme;
+use crate::http::error::theme_attr;
 
 /// Which navigation entry is current.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -35,13 +37,14 @@ pub enum Nav {
     None,
 }
 
-/// The page frame: header with navigation and the user, flash message, content, footer.
+/// The page frame: header with navigation and the user's menu, flash message, content, and a
+/// footer with the theme choice.
 pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, content: Markup) -> Markup {
     let user = ctx.auth.as_ref().map(|a| &a.user);
     html! {
         (DOCTYPE)
-        html lang="en" {
-            (head(title))
+        html lang="en" data-theme=[theme_attr(ctx.theme)] {
+            (head(title, ctx.theme))
             body {
                 a.skip href="#main" { "Skip to content" }
                 header.topbar {
@@ -55,10 +58,18 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, content: Markup) -> Markup {
                                     (nav_link(&paths::ws(paths::WS_TEMPLATES, id), "Templates", nav == Nav::Templates))
                                     (nav_link(&paths::ws(paths::WS_PLAYGROUND, id), "Playground", nav == Nav::Playground))
                                     (nav_link(&paths::ws(paths::WS_HISTORY, id), "History", nav == Nav::History))
-                                    (nav_link(&paths::ws(paths::WS_SETTINGS, id), "Members", nav == Nav::Workspace))
+                                    (nav_link(&paths::ws(paths::WS_SETTINGS, id), "Workspace", nav == Nav::Workspace))
                                 }
                                 (nav_link(paths::CONTEXT, "Context", nav == Nav::Context))
-                                (nav_link("/community", "Community", nav == Nav::Community))
+                                a href="/community" aria-current=[(nav == Nav::Community).then_some("page")] {
+                                    "Community"
+                                    @if ctx.moderation_waiting > 0 {
+                                        " " span.nav-count #nav-moderation-count title="Submissions waiting for moderation" {
+                                            (ctx.moderation_waiting)
+                                            span.sr-only { " waiting for moderation" }
+                                        }
+                                    }
+                                }
                                 @if user.is_admin() {
                                     (nav_link(paths::ADMIN_USERS, "Admin", nav == Nav::Admin))
                                 }
@@ -67,16 +78,7 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, content: Markup) -> Markup {
                                 label.sr-only for="top-q" { "Search runs" }
                                 input #top-q name="q" type="search" placeholder="Search…" maxlength="500";
                             }
-                            div.usermenu {
-                                // The account page is behind the user's own name and avatar.
-                                a.account-link href=(paths::ACCOUNT) aria-label="Account" title="Account" aria-current=[(nav == Nav::Account).then_some("page")] {
-                                    (super::profile::avatar(user.id, user.name.as_str(), user.avatar_version(), super::profile::Size::Medium))
-                                    span.username aria-hidden="true" { (user.name) }
-                                }
-                                form method="post" action=(paths::LOGOUT) {
-                                    button.button.ghost type="submit" { "Log out" }
-                                }
-                            }
+                            (user_menu(user, nav))
                         }
                     }
                 }
@@ -91,18 +93,81 @@ pub fn layout(ctx: &PageCtx, title: &str, nav: Nav, content: Markup) -> Markup {
                     (content)
                 }
                 footer.footer {
-                    "Promptyard " (env!("CARGO_PKG_VERSION")) " · self-hosted prompt engineering"
+                    span { "Promptyard " (env!("CARGO_PKG_VERSION")) " · self-hosted prompt engineering" }
+                    (theme_form(ctx))
                 }
             }
         }
     }
 }
 
-/// The workspace switcher: the current workspace, and a menu of the others (no script needed).
+/// The user's menu: their name and picture, opening onto account, keys, runs and log out.
+fn user_menu(user: &crate::domain::User, nav: Nav) -> Markup {
+    html! {
+        details.usermenu #user-menu {
+            summary title="Your account" {
+                (super::profile::avatar(user.id, user.name.as_str(), user.avatar_version(), super::profile::Size::Medium))
+                span.sr-only { "Your account " }
+                span.username { (user.name) }
+            }
+            div.usermenu-menu {
+                a href=(paths::ACCOUNT) aria-current=[(nav == Nav::Account).then_some("page")] { "Account and profile" }
+                a href=(paths::API_KEYS) { "API keys" }
+                a href=(paths::MY_HISTORY) { "My runs" }
+                form method="post" action=(paths::LOGOUT) {
+                    button.button.ghost type="submit" { "Log out" }
+                }
+            }
+        }
+    }
+}
+
+/// Light, dark or the system's scheme, as three buttons that post the choice and come back.
+fn theme_form(ctx: &PageCtx) -> Markup {
+    html! {
+        form.theme-form method="post" action=(paths::THEME) aria-label="Theme" {
+            input type="hidden" name="next" value=(ctx.here);
+            span.theme-label aria-hidden="true" { "Theme" }
+            @for t in Theme::ALL {
+                button.theme-choice type="submit" name="theme" value=(t.as_str())
+                    aria-pressed=(if t == ctx.theme { "true" } else { "false" })
+                    aria-label=(format!("{} theme", t.label())) { (t.label()) }
+            }
+        }
+    }
+}
+
+/// The tabs of a workspace's own pages (members for everyone; the rest for its admins).
+pub fn workspace_tabs(ctx: &PageCtx, current: &str) -> Markup {
+    html! {
+        @if let Some((w, role)) = &ctx.current {
+            nav.tabs aria-label="Workspace" {
+                @for (pattern, label, admin) in WORKSPACE_PAGES {
+                    @if !admin || *role >= crate::domain::Role::Admin {
+                        @let href = paths::ws(pattern, w.id);
+                        a href=(href) aria-current=[(pattern == current).then_some("page")] { (label) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A workspace's own pages: path pattern, name, whether only its admins see it.
+const WORKSPACE_PAGES: [(&str, &str, bool); 5] = [
+    (paths::WS_SETTINGS, "Members and settings", false),
+    (paths::WS_PROVIDERS, "Provider connections", true),
+    (paths::WS_GATEWAY, "Gateway", true),
+    (paths::WS_ANALYTICS, "Analytics", true),
+    (paths::WS_AUDIT, "Audit log", true),
+];
+
+/// The workspace switcher: the current workspace and its pages, and a menu of the others (no
+/// script needed).
 fn switcher(ctx: &PageCtx) -> Markup {
     html! {
         details.switcher {
-            summary aria-label="Switch workspace" {
+            summary title="Switch workspace" {
                 span.switcher-label { "Workspace" }
                 span.switcher-name {
                     @match &ctx.current {
@@ -120,6 +185,16 @@ fn switcher(ctx: &PageCtx) -> Markup {
                     }
                 }
                 a.switcher-all href=(paths::WORKSPACES) { "All workspaces / new workspace" }
+                @if let Some((w, role)) = &ctx.current {
+                    div.switcher-section #workspace-pages {
+                        p.switcher-heading { (w.name) }
+                        @for (pattern, label, admin) in WORKSPACE_PAGES {
+                            @if !admin || *role >= crate::domain::Role::Admin {
+                                a href=(paths::ws(pattern, w.id)) { (label) }
+                            }
+                        }
+                    }
+                }
             }
         }
     }
@@ -243,6 +318,31 @@ pub fn when(t: OffsetDateTime) -> Markup {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     html! { time datetime=(iso) { (text) } }
+}
+
+/// A read-only text box with a Copy button (for links and keys a person pastes elsewhere). The
+/// button needs `copy.js`; without script the box is still selectable.
+pub fn copy_field(id: &str, label: &str, value: &str) -> Markup {
+    html! {
+        div.copy-row {
+            input.copy-field id=(id) type="text" readonly value=(value) aria-label=(label);
+            button.button.small type="button" data-copy=(id) aria-label=(format!("Copy {}", label.to_lowercase())) { "Copy" }
+        }
+        span.sr-only id=(format!("{id}-status")) role="status" aria-live="polite" {}
+        script type="module" src=(crate::http::assets::asset_url("copy.js")) {}
+    }
+}
+
+/// A block of code (a command, a snippet) with a Copy button.
+pub fn copy_block(id: &str, label: &str, code: &str) -> Markup {
+    html! {
+        div.copy-block {
+            pre.snippet id=(id) { code { (code) } }
+            button.button.small type="button" data-copy=(id) aria-label=(format!("Copy {}", label.to_lowercase())) { "Copy" }
+        }
+        span.sr-only id=(format!("{id}-status")) role="status" aria-live="polite" {}
+        script type="module" src=(crate::http::assets::asset_url("copy.js")) {}
+    }
 }
 
 /// An inline SVG-free empty state line.

@@ -8,7 +8,9 @@ use axum_extra::extract::cookie::CookieJar;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::views::{Nav, auth_card, field, form_errors, layout, sentence, when};
+use super::views::{
+    Nav, auth_card, copy_field, field, form_errors, layout, sentence, when, workspace_tabs,
+};
 use super::{PageCtx, WebState, paths};
 use crate::auth::{Action, ClientInfo};
 use crate::domain::{InviteId, Role, UserId, WorkspaceName};
@@ -80,7 +82,7 @@ fn render_list(ctx: &PageCtx, form: &NameForm, error: Option<&Error>) -> Markup 
         div.grid-2 {
             section.panel aria-labelledby="ws-h" {
                 h2 #ws-h { "Your workspaces" }
-                div.table-wrap { table {
+                div.table-wrap { table tabindex="0" {
                     thead { tr { th { "Name" } th { "Your role" } th { span.sr-only { "Open" } } } }
                     tbody {
                         @for (w, role) in &ctx.workspaces {
@@ -188,19 +190,11 @@ async fn render_settings(
         @if let Some(created) = extra.created {
             div.flash.flash-ok role="status" {
                 p { "Invite link for a new " (created.invite.role.label().to_lowercase()) ", valid until " (when(created.invite.expires_at)) ". It works once; copy it now, it is not shown again:" }
-                input.copy-field type="text" readonly value=(format!("/invites/{}", created.token.expose())) aria-label="Invite link";
+                (copy_field("invite-link", "Invite link", &ctx.absolute(&format!("/invites/{}", created.token.expose()))))
             }
         }
+        (workspace_tabs(ctx, paths::WS_SETTINGS))
         @if manage {
-            p {
-                a.button.small href=(paths::ws(paths::WS_PROVIDERS, ws.id)) { "Provider connections for this workspace" }
-                " "
-                a.button.small href=(paths::ws(paths::WS_GATEWAY, ws.id)) { "Budgets, cache, retention and limits" }
-                " "
-                a.button.small href=(paths::ws(paths::WS_ANALYTICS, ws.id)) { "Analytics" }
-                " "
-                a.button.small href=(paths::ws(paths::WS_AUDIT, ws.id)) { "Audit log" }
-            }
             section.panel aria-labelledby="rename-h" {
                 h2 #rename-h { "Name" }
                 form.stack.narrow method="post" action=(paths::ws(paths::WS_RENAME, ws.id)) {
@@ -211,7 +205,7 @@ async fn render_settings(
         }
         section.panel aria-labelledby="members-h" {
             h2 #members-h { "Members" }
-            div.table-wrap { table {
+            div.table-wrap { table tabindex="0" {
                 thead { tr { th { "Name" } th { "Email" } th { "Role" } th { "Joined" } th { span.sr-only { "Actions" } } } }
                 tbody {
                     @for m in &members {
@@ -260,7 +254,7 @@ async fn render_settings(
                     button.button.primary type="submit" { "Create invite link" }
                 }
                 @if !invites.is_empty() {
-                    div.table-wrap { table {
+                    div.table-wrap { table tabindex="0" {
                         thead { tr { th { "Role" } th { "Created" } th { "Expires" } th { span.sr-only { "Revoke" } } } }
                         tbody {
                             @for i in &invites {

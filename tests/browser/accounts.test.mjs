@@ -25,6 +25,10 @@ import {
   submit,
   textOf,
   visit,
+  assertSignedIn,
+  clickLink,
+  logOut,
+  openUserMenu,
 } from './harness.mjs';
 
 const ADMIN = { email: 'ada@example.com', name: 'Ada Admin', password: 'first-password-1234' };
@@ -50,7 +54,7 @@ async function submitButton(page, button) {
 }
 
 async function assertLoggedIn(page) {
-  await page.getByRole('button', { name: 'Log out', exact: true }).waitFor();
+  await assertSignedIn(page);
 }
 
 async function assertOnLogin(page) {
@@ -81,7 +85,7 @@ async function loginFails(page, email, password) {
 }
 
 async function logout(page) {
-  await submit(page, 'Log out');
+  await logOut(page);
   await assertOnLogin(page);
 }
 
@@ -186,7 +190,8 @@ step('the right password logs in', async () => {
 
 step('account page: changing the name shows a confirmation', async () => {
   const { page } = admin;
-  await Promise.all([page.waitForEvent('load'), page.getByRole('link', { name: 'Account', exact: true }).click()]);
+  // The account lives in the header's account menu.
+  await clickLink(page, 'Account and profile', await openUserMenu(page));
   assert.equal(path(page), '/account');
   const name = page.getByLabel('Name', { exact: true });
   assert.equal(await name.inputValue(), ADMIN.name);

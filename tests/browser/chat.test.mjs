@@ -215,14 +215,30 @@ step('the playground runs it: a tool card, the result typed in, a schema-valid a
   await page.screenshot({ path: join(OUT, 'chat-answer.png'), fullPage: true });
 });
 
-step('save as a new version keeps the tools and schema', async () => {
-  const details = page.locator('details.panel').filter({ hasText: 'Save a changed prompt' });
-  await details.locator('summary').click();
-  await details.getByLabel('What changed', { exact: true }).fill('from the playground');
-  await submit(page, 'Save new version', details);
+step('the template\'s prompts are read-only until Edit; save as a new version keeps the tools and schema', async () => {
+  // Read-only and looking it: no save offered until Edit unlocks the prompts.
+  const prompt = page.getByLabel('User prompt', { exact: true });
+  assert.equal(await prompt.evaluate((t) => t.readOnly), true, 'the template prompt starts read-only');
+  assert.match(await textOf(page.locator('#prompt-lock')), /Read-only/);
+  assert.equal(await page.locator('#save-version').isVisible(), false, 'no save offered before Edit');
+  assert.notEqual(
+    await prompt.evaluate((t) => getComputedStyle(t).borderStyle),
+    await page.getByLabel('Temperature', { exact: true }).evaluate((t) => getComputedStyle(t).borderStyle),
+    'a read-only prompt is drawn unlike an editable box',
+  );
+  await page.getByRole('button', { name: 'Edit', exact: true }).click();
+  assert.equal(await prompt.evaluate((t) => t.readOnly), false, 'Edit unlocks the prompt');
+  assert.match(await textOf(page.locator('#prompt-lock')), /Editing/);
+  await page.locator('#edited-hint').waitFor();
+  await prompt.fill('What is the weather in Lyon? Answer as JSON.');
+  const save = page.locator('#save-version');
+  await save.waitFor();
+  await save.getByLabel('What changed', { exact: true }).fill('from the playground');
+  await submit(page, 'Save new version', save);
   assert.match(await textOf(page.getByRole('status')), /Saved version 2/);
   const id = templatePath.split('/').pop();
   const v2 = await (await page.request.get(`/api/templates/${id}/versions/2`)).json();
+  assert.equal(v2.user_prompt_template, 'What is the weather in Lyon? Answer as JSON.', JSON.stringify(v2));
   assert.equal(v2.tools?.[0]?.name, 'get_weather', JSON.stringify(v2));
   assert.deepEqual(v2.response_schema?.schema, SCHEMA);
 });

@@ -172,6 +172,11 @@ step('the moderator rejects it from the queue with a reason; the author sees why
   // The library says a submission waits, and where.
   await visit(page, '/community');
   assert.match(await textOf(page.locator('#moderation-count')), /^1 waiting$/);
+  // The header says so on every page, for moderators only.
+  await visit(page, '/account');
+  assert.match(await textOf(page.locator('#nav-moderation-count')), /^1 waiting for moderation$/);
+  await visit(b.other.page, '/account');
+  assert.equal(await b.other.page.locator('#nav-moderation-count').count(), 0, 'not shown to a non-moderator');
   await visit(page, '/community/queue');
   assert.match(await textOf(page.locator('h1')), /Moderation queue/);
   await page.getByRole('link', { name: 'Explain a SQL query' }).click();
@@ -191,6 +196,7 @@ step('the moderator rejects it from the queue with a reason; the author sees why
   assert.match(await textOf(page.getByRole('status')), /Approved: now public\./);
   await visit(page, '/community');
   assert.equal(await page.locator('#moderation-count').count(), 0, 'nothing waits any more');
+  assert.equal(await page.locator('#nav-moderation-count').count(), 0, 'the header count is gone too');
   await visit(page, promptPath);
   await page.screenshot({ path: join(OUT, 'community-moderated.png'), fullPage: true });
 });

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -139,6 +140,24 @@ export async function login(page, email, password) {
   assert.equal(path(page), '/', `login as ${email} should land on /, got ${page.url()}`);
 }
 
+/** Waits until the page shows a signed-in header (the account menu). */
+export async function assertSignedIn(page) {
+  await page.locator('#user-menu summary').waitFor();
+}
+
+/** Opens the account menu in the header, where Account, API keys and Log out live. */
+export async function openUserMenu(page) {
+  const menu = page.locator('#user-menu');
+  if (!(await menu.evaluate((d) => d.open))) await menu.locator('summary').click();
+  return menu;
+}
+
+/** Logs out through the account menu, as a person would. */
+export async function logOut(page) {
+  const menu = await openUserMenu(page);
+  await submit(page, 'Log out', menu);
+}
+
 /** Follows a link (by its exact accessible name) and waits for the page it leads to. */
 export async function clickLink(page, name, within = page) {
   await Promise.all([page.waitForEvent('load'), within.getByRole('link', { name, exact: true }).first().click()]);
@@ -183,6 +202,63 @@ export function stepsFor(label, state) {
         throw err;
       }
     });
+}
+
+/**
+ * A small OpenAI-compatible provider on a free local port: `GET /v1/models` lists `model`, and
+ * chat completions answer `reply` (streamed when asked). `requests` records each call.
+ */
+export async function startFakeProvider({ model, reply }) {
+  const requests = [];
+  const srv = createHttpServer(async (req, res) => {
+    const parts = [];
+    for await (const part of req) parts.push(part);
+    requests.push({ method: req.method, url: req.url, authorization: req.headers.authorization });
+    res.setHeader('content-type', 'application/json');
+    if (req.method === 'GET' && req.url === '/v1/models') {
+      res.end(JSON.stringify({ object: 'list', data: [{ id: model, object: 'model' }] }));
+      return;
+    }
+    if (req.method === 'POST' && req.url === '/v1/chat/completions') {
+      const body = JSON.parse(Buffer.concat(parts).toString('utf8'));
+      const usage = { prompt_tokens: 5, completion_tokens: 6, total_tokens: 11 };
+      if (body.stream) {
+        res.setHeader('content-type', 'text/event-stream');
+        const chunk = (delta, finish) => ({
+          id: 'chatcmpl-h', object: 'chat.completion.chunk', created: 1, model: body.model,
+          choices: [{ index: 0, delta, finish_reason: finish }],
+        });
+        res.write(`data: ${JSON.stringify(chunk({ role: 'assistant', content: reply }, null))}\n\n`);
+        res.write(`data: ${JSON.stringify(chunk({}, 'stop'))}\n\n`);
+        res.write(`data: ${JSON.stringify({ ...chunk({}, null), choices: [], usage })}\n\n`);
+        res.end('data: [DONE]\n\n');
+        return;
+      }
+      res.end(JSON.stringify({
+        id: 'chatcmpl-h', object: 'chat.completion', created: 1, model: body.model,
+        choices: [{ index: 0, message: { role: 'assistant', content: reply }, finish_reason: 'stop' }],
+        usage,
+      }));
+      return;
+    }
+    res.statusCode = 404;
+    res.end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}` } }));
+  });
+  await new Promise((ok) => srv.listen(0, '127.0.0.1', ok));
+  return { srv, port: srv.address().port, requests };
+}
+
+/**
+ * Closes the browser and stops the server (and any fake `srv`s), printing the server's output
+ * when the file `failed`.
+ */
+export async function shutDown({ browser, server, failed, fakes = [] }) {
+  await browser?.close().catch(() => {});
+  if (failed && server) {
+    process.stderr.write(`\n----- promptyard server output -----\n${server.log.join('')}\n-----\n`);
+  }
+  await stopServer(server);
+  for (const f of fakes) f?.srv.close();
 }
 
 // For a test that has to start the server its own way (see playground.test.mjs).

@@ -27,6 +27,8 @@ import {
   submit,
   textOf,
   visit,
+  assertSignedIn,
+  logOut,
 } from './harness.mjs';
 import { startProvider } from './oidc-provider.mjs';
 
@@ -136,7 +138,7 @@ async function alertText(page) {
 }
 
 async function assertLoggedInAs(page, name) {
-  await page.getByRole('button', { name: 'Log out', exact: true }).waitFor();
+  await assertSignedIn(page);
   const header = await textOf(page.locator('header'));
   assert.ok(header.includes(name), `header should name ${name}: ${header}`);
 }
@@ -187,7 +189,7 @@ step('a first login makes an account, an admin by the groups claim', async () =>
   assert.equal(res.status(), 200);
   // After logging out, the provider still knows her: one click logs her back in, to the same
   // account.
-  await submit(page, 'Log out');
+  await logOut(page);
   await Promise.all([
     page.waitForURL((u) => u.port !== String(op.port) && u.pathname === '/'),
     page.getByRole('link', { name: 'Continue with Corp SSO', exact: true }).click(),

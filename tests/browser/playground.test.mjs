@@ -30,6 +30,7 @@ import {
   submit,
   textOf,
   visit,
+  assertSignedIn,
 } from './harness.mjs';
 
 const ADMIN = { email: 'pat@example.com', name: 'Pat Playground', password: 'playground-password-1234' };
@@ -298,7 +299,7 @@ step('setup creates the instance admin', async () => {
   await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
   await submit(page, 'Create admin account');
   assert.equal(path(page), '/');
-  await page.getByRole('button', { name: 'Log out', exact: true }).waitFor();
+  await assertSignedIn(page);
 });
 
 step('the admin adds an OpenAI-compatible connection; its key is never shown', async () => {
@@ -476,7 +477,7 @@ step('a workspace admin turns the response cache on; a repeated prompt is answer
   await clickLink(page, 'Playground', page.getByRole('navigation', { name: 'Main' }));
   const ws = path(page).replace(/\/playground$/, '');
   await visit(page, `${ws}/settings`);
-  await clickLink(page, 'Budgets, cache, retention and limits');
+  await clickLink(page, 'Gateway', page.getByRole('navigation', { name: 'Workspace' }));
   assert.equal(path(page), `${ws}/gateway`);
   await page.getByRole('heading', { name: 'Gateway settings', exact: true }).waitFor();
   assert.match(await textOf(page.locator('.spend')), /Workspace: \$0\.00 \(no budget\)/);

@@ -135,7 +135,7 @@ step('the editor detects a variable as it is typed and previews the prompt', asy
   });
   // Declared now: the button goes away once the preview is refreshed.
   await eventually('the Declare button disappears', async () => (await page.locator('[data-declare]').count()) === 0);
-  const row = page.locator('tr.var-row').filter({ has: page.locator('input[name="var_name"]') }).first();
+  const row = page.locator('.var-row').filter({ has: page.locator('input[name="var_name"]') }).first();
   assert.equal(await row.locator('input[name="var_name"]').inputValue(), 'topic');
   assert.equal(await row.locator('select[name="var_required"]').inputValue(), 'yes');
 
@@ -171,6 +171,29 @@ step('editing saves version 2', async () => {
     const text = await page.locator('#preview-user').textContent();
     return text === 'Explain ⟨topic⟩ in one short paragraph.' || text;
   });
+  // Every variable control shows its whole text at 1280 px: no select cut to "Long tex".
+  const clipped = await page.locator('.var-row select, .var-row input, .var-row textarea').evaluateAll((els) =>
+    els
+      .filter((el) => el.offsetParent !== null)
+      .map((el) => {
+        const font = getComputedStyle(el).font;
+        const ctx = document.createElement('canvas').getContext('2d');
+        ctx.font = font;
+        const texts = el.tagName === 'SELECT' ? [...el.options].map((o) => o.text) : [el.value || el.placeholder || ''];
+        const need = Math.max(...texts.map((t) => ctx.measureText(t).width)) + (el.tagName === 'SELECT' ? 28 : 12);
+        return need > el.clientWidth ? `${el.name} needs ${Math.round(need)} px, has ${el.clientWidth}` : null;
+      })
+      .filter(Boolean),
+  );
+  assert.deepEqual(clipped, [], 'variable controls are wide enough for their text');
+  // A second variable, a Choice: its choices box appears only for that type.
+  const last = page.locator('.var-row').last();
+  await last.getByLabel('Variable', { exact: true }).fill('level');
+  assert.equal(await last.getByLabel('Choices (one per line)', { exact: true }).isVisible(), false, 'no choices box for short text');
+  await last.getByLabel('Type', { exact: true }).selectOption('enum');
+  await last.getByLabel('Choices (one per line)', { exact: true }).fill('beginner\nexpert');
+  const topicRow = page.locator('.var-row').first();
+  await topicRow.getByLabel('Help text', { exact: true }).fill('What to explain');
   await page.getByLabel('What changed (optional)', { exact: true }).fill('shorter answers');
   await submit(page, 'Save version');
   assert.equal(path(page), templatePath);
@@ -190,7 +213,15 @@ step('history shows both versions and the diff shows the change side by side', a
   await page.getByRole('heading', { name: /Version 1 → 2 of Explainer/ }).waitFor();
   assert.deepEqual(await page.locator('td.old').allTextContents(), [FIRST_PROMPT]);
   assert.deepEqual(await page.locator('td.new').allTextContents(), [SECOND_PROMPT]);
-  assert.match(await textOf(page.locator('main p.muted')), /1 changed line/);
+  assert.match(await textOf(page.locator('main p.muted')), /1 changed line\(s\), 2 changed variable/);
+  // Variables are a table of what changed, not raw JSON lines.
+  assert.doesNotMatch(await page.locator('main').innerText(), /"name":/);
+  const vars = page.locator('table.var-diff');
+  const topic = vars.locator('tr', { has: page.locator('th', { hasText: 'topic' }) });
+  assert.match(await textOf(topic), /changed/);
+  assert.equal(await topic.locator('td.cell-changed ins').textContent(), 'What to explain');
+  const level = vars.locator('tr', { has: page.locator('th', { hasText: 'level' }) });
+  assert.deepEqual(await level.locator("th, td").allInnerTexts(), ["level added", "Choice", "Optional", "", "beginner, expert", ""]);
   await page.screenshot({ path: join(OUT, 'diff.png'), fullPage: true });
 });
 

@@ -688,3 +688,88 @@ async fn a_folder_context_goes_into_the_prompt_and_its_manifest_stays_with_the_r
     let answer: Value = res.json().await.unwrap();
     assert_eq!(answer["error"]["field"], "encoding");
 }
+
+#[tokio::test]
+async fn a_template_prompt_edited_in_the_playground_runs_as_edited_and_is_not_that_version() {
+    let fake = FakeLlm::with(Script::reply("Planned", 2)).await;
+    let (app, admin, ws) = app_for(&fake).await;
+    connect(
+        &app,
+        &admin,
+        "openai-compatible",
+        &fake.base_for(Wire::Openai),
+        "local",
+    )
+    .await;
+    let res = admin
+        .post(app.url(&format!("/api/workspaces/{ws}/templates")))
+        .json(&json!({"name": "Trip", "system_prompt": "You plan trips.",
+            "user_prompt_template": "Plan {{city}}.",
+            "variables": [{"name": "city", "type": "string", "required": true}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let t: Value = res.json().await.unwrap();
+    let id = t["template"]["id"].as_str().unwrap();
+    let url = app.url(&format!("/w/{ws}/playground/run"));
+    let started =
+        |text: &str| -> Value { serde_json::from_str(text.lines().next().unwrap()).unwrap() };
+
+    // As stored: the template's text, recorded as its version 1.
+    let body = json!({"model": "local", "template_id": id, "template_version": 1,
+        "variables": {"city": "Lyon"}, "system_prompt": "ignored", "user_prompt": "ignored"});
+    let text = admin
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(fake.last_request().body.to_string().contains("Plan Lyon."));
+    let run = recorded(&app, started(&text)["run_id"].as_str().unwrap()).await;
+    assert_eq!(
+        (run.template_id.map(|t| t.to_string()), run.template_version),
+        (Some(id.to_owned()), Some(1))
+    );
+
+    // Unlocked and edited: the posted text runs, with the variables filled in, and the run is
+    // not credited to version 1 (whose text it no longer is).
+    let mut edited = body.clone();
+    edited["edited"] = json!(true);
+    edited["system_prompt"] = json!("You plan short trips.");
+    edited["user_prompt"] = json!("Plan one day in {{city}}.");
+    let text = admin
+        .post(&url)
+        .json(&edited)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sent = fake.last_request().body.to_string();
+    assert!(
+        sent.contains("Plan one day in Lyon.") && sent.contains("You plan short trips."),
+        "{sent}"
+    );
+    let run = recorded(&app, started(&text)["run_id"].as_str().unwrap()).await;
+    assert_eq!(run.template_id, None);
+    // The template is unchanged.
+    let v: Value = admin
+        .get(app.url(&format!("/api/templates/{id}/versions/1")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["user_prompt_template"], "Plan {{city}}.");
+    // Edited text still has to satisfy the variables: a missing required one is named.
+    edited["variables"] = json!({});
+    let res = admin.post(&url).json(&edited).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("city"));
+}

@@ -50,6 +50,7 @@ const EXPECTED: &[(&str, &str, Need)] = &[
     ("GET", "/login", Public),
     ("POST", "/login", Public),
     ("POST", "/logout", Public),
+    ("POST", "/theme", Public),
     ("GET", "/register", Public),
     ("POST", "/register", Public),
     ("GET", "/account", Login),

@@ -197,17 +197,7 @@ async fn browse(
         Sort::New => "new",
     };
     // Moderators see how much waits for them.
-    let waiting = if viewer.moderator {
-        let query = CommunityQuery {
-            viewer: Some(viewer.clone()),
-            statuses: vec![PromptStatus::Pending, PromptStatus::Flagged],
-            limit: 1,
-            ..CommunityQuery::default()
-        };
-        state.community.list(&query).await?.1
-    } else {
-        0
-    };
+    let waiting = state.community.waiting(&viewer).await?;
     let content = html! {
         div.page-head {
             h1 { "Community library" }

@@ -31,26 +31,31 @@ const KINDS: [(&str, &str); 5] = [
 ];
 
 fn var_row(row: &VarRow) -> Markup {
+    // Each control sits in its own visible label (and is named by the same words alone, not
+    // with the value of the control inside the label); the row wraps, so nothing is cut.
+    // Choices matter only for the Choice type (the editor script hides them otherwise).
     html! {
-        tr.var-row {
-            td { input name="var_name" value=(row.name) aria-label="Variable name" placeholder="name" pattern="[A-Za-z_][A-Za-z0-9_]{0,63}"; }
-            td {
+        div.var-row {
+            label.var-cell { span { "Variable" } input name="var_name" value=(row.name) placeholder="e.g. topic" pattern="[A-Za-z_][A-Za-z0-9_]{0,63}" aria-label="Variable"; }
+            label.var-cell {
+                span { "Type" }
                 select name="var_type" aria-label="Type" {
                     @for (value, label) in KINDS {
                         option value=(value) selected[row.kind == value] { (label) }
                     }
                 }
             }
-            td { textarea name="var_choices" rows="1" aria-label="Choices" placeholder="one per line (for Choice)" { (row.choices) } }
-            td { input name="var_default" value=(row.default) aria-label="Default"; }
-            td {
+            label.var-cell {
+                span { "Required" }
                 select name="var_required" aria-label="Required" {
                     option value="no" selected[!row.required] { "Optional" }
                     option value="yes" selected[row.required] { "Required" }
                 }
             }
-            td { input name="var_description" value=(row.description) aria-label="Description"; }
-            td { button.button.small.ghost type="button" data-remove-row aria-label="Remove variable" { "✕" } }
+            label.var-cell { span { "Default" } input name="var_default" value=(row.default) aria-label="Default"; }
+            button.button.small.ghost.var-remove type="button" data-remove-row aria-label="Remove variable" { "✕" }
+            label.var-cell.var-choices { span { "Choices (one per line)" } textarea name="var_choices" rows="2" aria-label="Choices (one per line)" { (row.choices) } }
+            label.var-cell.var-description { span { "Help text" } input name="var_description" value=(row.description) aria-label="Help text"; }
         }
     }
 }
@@ -114,18 +119,13 @@ pub fn editor(form: &TemplateForm, error: Option<&Error>, action: &str, cancel: 
                                 }
                             }
                         }
-                        div.table-wrap {
-                            table.var-table {
-                                thead { tr { th { "Name" } th { "Type" } th { "Choices" } th { "Default" } th { "Required" } th { "Description" } th { span.sr-only { "Remove" } } } }
-                                tbody #var-rows {
-                                    @for row in &rows { (var_row(row)) }
-                                    // Offer undeclared variables as prefilled rows, so it works without script too.
-                                    @for name in &missing {
-                                        (var_row(&VarRow { name: name.clone(), kind: "string".into(), required: true, ..VarRow::default() }))
-                                    }
-                                    (var_row(&VarRow::default()))
-                                }
+                        div.var-rows #var-rows {
+                            @for row in &rows { (var_row(row)) }
+                            // Offer undeclared variables as prefilled rows, so it works without script too.
+                            @for name in &missing {
+                                (var_row(&VarRow { name: name.clone(), kind: "string".into(), required: true, ..VarRow::default() }))
                             }
+                            (var_row(&VarRow::default()))
                         }
                         template #var-row-template { (var_row(&VarRow::default())) }
                         button.button.small type="button" #add-var { "Add variable" }

@@ -291,7 +291,7 @@ pub async fn history_page(
             input #to name="to" type="number" min="1" max=(t.latest_version) value=(t.latest_version);
             button.button.small type="submit" { "Show diff" }
         }
-        div.table-wrap { table {
+        div.table-wrap { table tabindex="0" {
             thead { tr { th { "Version" } th { "Message" } th { "Author" } th { "Saved" } th { "Labels" } th { span.sr-only { "Actions" } } } }
             tbody {
                 @for v in &versions {
@@ -331,6 +331,15 @@ pub struct DiffQuery {
     to: u32,
 }
 
+fn var_status_class(s: diff::VarStatus) -> &'static str {
+    match s {
+        diff::VarStatus::Added => "var-added",
+        diff::VarStatus::Removed => "var-removed",
+        diff::VarStatus::Changed => "var-changed",
+        diff::VarStatus::Same => "",
+    }
+}
+
 pub async fn diff_page(
     State(state): State<WebState>,
     ctx: PageCtx,
@@ -343,12 +352,20 @@ pub async fn diff_page(
         store.get_version(t.id, q.from).await?,
         store.get_version(t.id, q.to).await?,
     );
-    let rows = diff::between(&a.content, &b.content).await?;
+    let rows = diff::between(&a.content, &b.content, false).await?;
+    let vars = diff::variables(&a.content, &b.content);
     let changed = rows.iter().filter(|r| r.changed).count();
+    let vars_changed = vars
+        .iter()
+        .filter(|v| v.status != diff::VarStatus::Same)
+        .count();
     let content = html! {
         h1 { "Version " (a.version) " → " (b.version) " of " a href=(template_url(t)) { (t.name) } }
-        p.muted { (changed) " changed line(s). " a href=(paths::with_id(paths::TEMPLATE_HISTORY, t.id)) { "Back to history" } }
-        div.table-wrap { table.diff {
+        p.muted {
+            (changed) " changed line(s), " (vars_changed) " changed variable(s). "
+            a href=(paths::with_id(paths::TEMPLATE_HISTORY, t.id)) { "Back to history" }
+        }
+        div.table-wrap { table.diff tabindex="0" {
             colgroup { col.ln; col; col.ln; col; }
             thead { tr { th colspan="2" { "Version " (a.version) } th colspan="2" { "Version " (b.version) } } }
             tbody {
@@ -362,6 +379,42 @@ pub async fn diff_page(
                 }
             }
         } }
+        section.panel aria-labelledby="var-diff-h" {
+            h2 #var-diff-h { "Variables" }
+            @if vars.is_empty() { p.empty { "Neither version declares variables." } }
+            @else {
+                div.table-wrap { table.var-diff tabindex="0" {
+                    thead { tr { th { "Variable" } @for f in diff::VAR_FIELDS { th { (f) } } } }
+                    tbody {
+                        @for v in &vars {
+                            tr class=(var_status_class(v.status)) {
+                                th scope="row" {
+                                    (v.name)
+                                    @match v.status {
+                                        diff::VarStatus::Added => { " " span.badge.badge-ok { "added" } }
+                                        diff::VarStatus::Removed => { " " span.badge.badge-bad { "removed" } }
+                                        diff::VarStatus::Changed => { " " span.badge { "changed" } }
+                                        diff::VarStatus::Same => {}
+                                    }
+                                }
+                                @for (old, new) in &v.fields {
+                                    @match (old, new) {
+                                        (Some(o), Some(n)) if o == n => td { (o) },
+                                        (Some(o), Some(n)) if o.is_empty() => td.cell-changed { ins { (n) } },
+                                        (Some(o), Some(n)) if n.is_empty() => td.cell-changed { del { (o) } },
+                                        (Some(o), Some(n)) => td.cell-changed { del { (o) } " → " ins { (n) } },
+                                        (None, Some(n)) if !n.is_empty() => td { ins { (n) } },
+                                        (Some(o), None) if !o.is_empty() => td { del { (o) } },
+                                        (None, Some(_)) | (Some(_), None) => td {},
+                                        (None, None) => td {},
+                                    }
+                                }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
     };
     Ok(layout(
         &ctx,
