@@ -337,7 +337,7 @@ pub fn copy_field(id: &str, label: &str, value: &str) -> Markup {
 pub fn copy_block(id: &str, label: &str, code: &str) -> Markup {
     html! {
         div.copy-block {
-            pre.snippet id=(id) { code { (code) } }
+            pre.snippet id=(id) tabindex="0" { code { (code) } }
             button.button.small type="button" data-copy=(id) aria-label=(format!("Copy {}", label.to_lowercase())) { "Copy" }
         }
         span.sr-only id=(format!("{id}-status")) role="status" aria-live="polite" {}

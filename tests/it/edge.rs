@@ -49,7 +49,8 @@ async fn assets_are_served_at_hashed_urls_with_immutable_caching() {
             .unwrap()
             .contains("immutable")
     );
-    assert!(res.text().await.unwrap().contains("prefers-color-scheme"));
+    // The stylesheet carries both schemes (colours as light-dark() pairs).
+    assert!(res.text().await.unwrap().contains("light-dark("));
     assert_eq!(app.get(&client, "/assets/app.css").await.status(), 404);
     assert_eq!(
         app.get(&client, "/assets/app.000000000000.css")

@@ -107,7 +107,16 @@ async fn invite(app: &TestApp, owner: &Client, ws: &str, role: &str) -> String {
     )
     .await;
     assert_eq!(s, 200, "{body}");
-    attr_after(&body, "value=\"/invites/").unwrap_or_else(|| panic!("no invite link: {body}"))
+    // The link is a whole URL on the host the request named, shown in the Copy field.
+    let field = &body[body
+        .find("id=\"invite-link\"")
+        .unwrap_or_else(|| panic!("no invite link: {body}"))..];
+    let link = attr_after(field, "value=\"").unwrap();
+    let origin = app.url("");
+    let origin = origin.trim_end_matches('/');
+    link.strip_prefix(&format!("{origin}/invites/"))
+        .unwrap_or_else(|| panic!("the invite link {link} is not a full URL on {origin}"))
+        .to_owned()
 }
 
 /// Invites `client` into `ws` with `role` and accepts.
@@ -896,7 +905,10 @@ async fn pages_history_diff_and_rollback() {
     .await;
     assert_eq!(s, 200, "{page}");
     assert!(page.contains("Version 1 → 2"), "{page}");
-    assert!(page.contains("1 changed line(s)."), "{page}");
+    assert!(
+        page.contains("1 changed line(s), 0 changed variable(s)."),
+        "{page}"
+    );
     assert!(
         page.contains("<td class=\"old\">Keep a {{tone}} tone.</td>"),
         "{page}"
