@@ -674,3 +674,53 @@ pub use oidc::{OidcConfig, OidcProviderConfig};
 
 #[cfg(test)]
 mod tests;
+
+/// Properties over generated input: any file text and any environment value give a
+/// configuration or an error naming where it came from, never a panic.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Keys of every kind: strings, numbers, booleans, lists, enums, URLs, addresses.
+    const ENV: [&str; 10] = [
+        "PROMPTYARD_LISTEN",
+        "PROMPTYARD_PUBLIC_URL",
+        "PROMPTYARD_STORAGE__URL",
+        "PROMPTYARD_AUTH__REGISTRATION",
+        "PROMPTYARD_AUTH__LOGIN_ATTEMPTS_PER_IP",
+        "PROMPTYARD_OUTBOUND__ALLOW_CIDRS",
+        "PROMPTYARD_OUTBOUND__ALLOW_PORTS",
+        "PROMPTYARD_OUTBOUND__READ_TIMEOUT_SECS",
+        "PROMPTYARD_HTTP__BODY_LIMIT_KIB",
+        "PROMPTYARD_COMMUNITY__FLAG_THRESHOLD",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_environment_value_loads_or_is_refused_by_name(
+            key in 0..ENV.len(),
+            value in ".{0,40}",
+        ) {
+            let name = ENV[key].strip_prefix("PROMPTYARD_").unwrap().to_lowercase().replace("__", ".");
+            prop_assert!(known_keys().contains_key(&name), "{} is not a configuration key", name);
+            let env = [(ENV[key].to_owned(), value)];
+            if let Err(e) = Config::load(None, env, &Overrides::default()) {
+                prop_assert!(!e.to_string().is_empty());
+            }
+        }
+
+        #[test]
+        fn any_file_text_loads_or_is_refused_without_panicking(
+            text in "([a-z_]{1,12} = (\"[^\"\\n]{0,12}\"|[0-9]{1,6}|true|\\[\\])\n|\\[[a-z_]{1,10}\\]\n|.{0,20}\n){0,8}",
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("promptyard.toml");
+            std::fs::write(&path, &text).unwrap();
+            if let Err(e) = Config::load(Some(&path), [], &Overrides::default()) {
+                prop_assert!(!e.to_string().is_empty());
+            }
+        }
+    }
+}

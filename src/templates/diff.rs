@@ -289,3 +289,37 @@ mod tests {
         assert!(version_text(&new, true).contains("\"fresh\""));
     }
 }
+
+/// Properties of the side-by-side diff: each side reads back as its text, and unchanged rows
+/// hold the same line on both sides.
+#[cfg(test)]
+mod props {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn each_side_of_the_diff_is_its_text_and_unchanged_rows_match(
+            old in vec("[abc ]{0,3}", 0..12),
+            new in vec("[abc ]{0,3}", 0..12),
+        ) {
+            let (old, new) = (old.join("\n"), new.join("\n"));
+            let rows = side_by_side(&old, &new);
+            let side = |pick: fn(&DiffRow) -> &Option<(usize, String)>| -> (Vec<usize>, Vec<String>) {
+                rows.iter().filter_map(|r| pick(r).clone()).unzip()
+            };
+            let (left_numbers, left) = side(|r| &r.left);
+            let (right_numbers, right) = side(|r| &r.right);
+            let lines = |s: &str| -> Vec<String> { s.lines().map(str::to_owned).collect() };
+            prop_assert_eq!(left, lines(&old));
+            prop_assert_eq!(right, lines(&new));
+            prop_assert!(left_numbers.iter().copied().eq(1..=left_numbers.len()));
+            prop_assert!(right_numbers.iter().copied().eq(1..=right_numbers.len()));
+            for r in rows.iter().filter(|r| !r.changed) {
+                prop_assert_eq!(r.left.as_ref().map(|l| &l.1), r.right.as_ref().map(|l| &l.1));
+            }
+        }
+    }
+}

@@ -499,3 +499,78 @@ fn clip(s: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// Properties over generated templates: values are substituted once and never scanned again,
+/// the names found are the names written, and no text makes rendering panic.
+#[cfg(test)]
+mod props {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A piece of a generated template: literal text without braces, or a placeholder.
+    #[derive(Clone, Debug)]
+    enum Part {
+        Text(String),
+        Var(String),
+    }
+
+    fn part() -> impl Strategy<Value = Part> {
+        prop_oneof![
+            "[^{}\\\\]{0,12}".prop_map(Part::Text),
+            "[a-c]".prop_map(Part::Var),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn values_are_substituted_literally_and_names_are_found_in_order(
+            parts in vec(part(), 0..12),
+            // Values that look like placeholders must stay as they are.
+            a in "[{}a-z ]{0,10}",
+            b in "\\{\\{[a-c]\\}\\}",
+            c in ".{0,8}",
+        ) {
+            let values: Map<String, Value> = [("a", &a), ("b", &b), ("c", &c)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), Value::String(v.clone())))
+                .collect();
+            let mut text = String::new();
+            let mut expected = String::new();
+            let mut names: Vec<String> = Vec::new();
+            for p in &parts {
+                match p {
+                    Part::Text(t) => {
+                        text.push_str(t);
+                        expected.push_str(t);
+                    }
+                    Part::Var(n) => {
+                        text.push_str(&format!("{{{{{n}}}}}"));
+                        expected.push_str(values[n.as_str()].as_str().unwrap());
+                        if !names.contains(n) {
+                            names.push(n.clone());
+                        }
+                    }
+                }
+            }
+            prop_assert_eq!(render(&text, &[], &values).unwrap(), expected);
+            prop_assert_eq!(used_variables(&[&text]), names);
+        }
+
+        #[test]
+        fn any_text_renders_or_errs_without_panicking(text in ".{0,200}", value in ".{0,20}") {
+            let values: Map<String, Value> =
+                [("x".to_owned(), Value::String(value))].into_iter().collect();
+            let defs = [VariableDef {
+                name: "y".into(),
+                kind: VarKind::Number,
+                default: None,
+                required: true,
+                description: String::new(),
+            }];
+            let _ = render(&text, &defs, &values);
+            let _ = used_variables(&[&text]);
+        }
+    }
+}

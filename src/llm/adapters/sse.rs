@@ -182,3 +182,75 @@ mod tests {
         ));
     }
 }
+
+/// Properties over generated streams: the parser's answer does not depend on where the network
+/// cut the bytes, and no input makes it panic.
+#[cfg(test)]
+mod props {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn parse(chunks: &[&[u8]]) -> Result<Vec<SseEvent>, String> {
+        let mut p = SseParser::new(1 << 16);
+        let mut out = Vec::new();
+        for c in chunks {
+            p.feed(c, &mut out).map_err(|e| e.to_string())?;
+        }
+        p.finish(&mut out).map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+
+    proptest! {
+        #[test]
+        fn the_events_do_not_depend_on_where_the_stream_was_cut(
+            events in vec((proptest::option::of("[a-z_]{1,8}"), vec("[^\r\n]{0,30}", 1..3)), 0..6),
+            cuts in vec(any::<usize>(), 0..8),
+            crlf in any::<bool>(),
+            comments in any::<bool>(),
+        ) {
+            let nl = if crlf { "\r\n" } else { "\n" };
+            let mut body = String::new();
+            for (name, lines) in &events {
+                if comments {
+                    body.push_str(&format!(": keep-alive{nl}"));
+                }
+                if let Some(n) = name {
+                    body.push_str(&format!("event: {n}{nl}"));
+                }
+                for l in lines {
+                    body.push_str(&format!("data: {l}{nl}"));
+                }
+                body.push_str(nl);
+            }
+            let expected: Vec<SseEvent> = events
+                .iter()
+                .map(|(name, lines)| SseEvent { event: name.clone(), data: lines.join("\n") })
+                .collect();
+            let bytes = body.as_bytes();
+            prop_assert_eq!(parse(&[bytes]).unwrap(), expected.clone());
+            // The same bytes cut at arbitrary places (inside a CRLF and inside a UTF-8
+            // character included).
+            let mut at: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+            at.sort_unstable();
+            let mut pieces = Vec::new();
+            let mut from = 0;
+            for &cut in &at {
+                pieces.push(&bytes[from..cut]);
+                from = cut;
+            }
+            pieces.push(&bytes[from..]);
+            prop_assert_eq!(parse(&pieces).unwrap(), expected);
+        }
+
+        #[test]
+        fn any_bytes_give_events_or_an_error_never_a_panic(
+            bytes in vec(any::<u8>(), 0..600),
+            cut in any::<usize>(),
+        ) {
+            let cut = cut % (bytes.len() + 1);
+            let _ = parse(&[&bytes[..cut], &bytes[cut..]]);
+        }
+    }
+}
