@@ -48,18 +48,23 @@ grep -q '"completed"' <<<"$out" && grep -q ' local' <<<"$out"
 html="$(curl -fsS -b "$jar" -c "$jar" -X POST -H 'content-type: application/x-www-form-urlencoded' --data "name=ci&workspace=$ws" "$BASE/account/api-keys")"
 key="$(grep -o 'value="pyk_[^"]*"' <<<"$html" | head -n1 | cut -d'"' -f2)"
 test -n "$key"
-curl -fsS -H "authorization: Bearer $key" -H 'content-type: application/json' \
+# Each answer is read whole before it is searched: `curl | grep -q` fails under pipefail when
+# grep stops reading a large body early (curl: (23) Failed writing body).
+out="$(curl -fsS -H "authorization: Bearer $key" -H 'content-type: application/json' \
   --data '{"model":"local-model","messages":[{"role":"user","content":"Hi"}]}' \
-  "$BASE/v1/chat/completions" | grep -q 'local model'
-curl -fsS -N -H "authorization: Bearer $key" -H 'content-type: application/json' \
+  "$BASE/v1/chat/completions")"
+grep -q 'local model' <<<"$out"
+out="$(curl -fsS -N -H "authorization: Bearer $key" -H 'content-type: application/json' \
   --data '{"model":"local-model","stream":true,"messages":[{"role":"user","content":"Hi"}]}' \
-  "$BASE/v1/chat/completions" | grep -q '\[DONE\]'
+  "$BASE/v1/chat/completions")"
+grep -q '\[DONE\]' <<<"$out"
 json POST /api/community/prompts '{"title":"Offline prompt","prompt":"Summarise {{text}}"}' >/dev/null
 sleep 1
 for p in / "/w/$ws/templates" "/w/$ws/history" "/w/$ws/analytics" /search?q=hello /community /context /account /admin/audit /admin/analytics; do
   page "$p"
 done
-curl -fsS "$BASE/metrics" | grep -q 'promptyard_gateway_calls_total'
+metrics="$(curl -fsS "$BASE/metrics")"
+grep -q 'promptyard_gateway_calls_total' <<<"$metrics"
 echo "session complete"
 pkill -TERM -P "$SERVER"
 wait "$SERVER" || true
