@@ -323,21 +323,23 @@ pub fn when(t: OffsetDateTime) -> Markup {
 /// A read-only text box with a Copy button (for links and keys a person pastes elsewhere). The
 /// button needs `copy.js`; without script the box is still selectable.
 pub fn copy_field(id: &str, label: &str, value: &str) -> Markup {
-    html! {
-        div.copy-row {
-            input.copy-field id=(id) type="text" readonly value=(value) aria-label=(label);
-            button.button.small type="button" data-copy=(id) aria-label=(format!("Copy {}", label.to_lowercase())) { "Copy" }
-        }
-        span.sr-only id=(format!("{id}-status")) role="status" aria-live="polite" {}
-        script type="module" src=(crate::http::assets::asset_url("copy.js")) {}
-    }
+    let target =
+        html! { input.copy-field id=(id) type="text" readonly value=(value) aria-label=(label); };
+    copyable("copy-row", id, label, target)
 }
 
 /// A block of code (a command, a snippet) with a Copy button.
 pub fn copy_block(id: &str, label: &str, code: &str) -> Markup {
+    let target = html! { pre.snippet id=(id) tabindex="0" { code { (code) } } };
+    copyable("copy-block", id, label, target)
+}
+
+/// `target` (the element with `id`) with its Copy button, the status line that announces the
+/// copy, and the script that does it.
+fn copyable(class: &str, id: &str, label: &str, target: Markup) -> Markup {
     html! {
-        div.copy-block {
-            pre.snippet id=(id) tabindex="0" { code { (code) } }
+        div class=(class) {
+            (target)
             button.button.small type="button" data-copy=(id) aria-label=(format!("Copy {}", label.to_lowercase())) { "Copy" }
         }
         span.sr-only id=(format!("{id}-status")) role="status" aria-live="polite" {}

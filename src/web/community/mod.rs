@@ -196,8 +196,8 @@ async fn browse(
         Sort::Used => "used",
         Sort::New => "new",
     };
-    // Moderators see how much waits for them.
-    let waiting = state.community.waiting(&viewer).await?;
+    // Moderators see how much waits for them (counted once per page, for the header).
+    let waiting = ctx.moderation_waiting;
     let content = html! {
         div.page-head {
             h1 { "Community library" }
